@@ -1,0 +1,103 @@
+"""Access tokens (contract §2): HS256 JWTs verified into a Principal, and issued for the CLI."""
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+from flask import current_app, g, request
+from flask_smorest import abort
+
+PARTICIPANT = "participant"
+CLIENT_ADMIN = "client_admin"
+AGENCY_ADMIN = "agency_admin"
+ADMINS = frozenset({CLIENT_ADMIN, AGENCY_ADMIN})
+EVERYONE = frozenset({PARTICIPANT, CLIENT_ADMIN, AGENCY_ADMIN})
+
+# Which tenant claim each role must carry, and which it must not.
+_TENANT_CLAIMS = {
+    PARTICIPANT: (),
+    CLIENT_ADMIN: ("client_id",),
+    AGENCY_ADMIN: ("agency_id",),
+}
+MAX_NAME_LENGTH = 100
+
+
+class InvalidToken(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: uuid.UUID
+    role: str
+    client_id: uuid.UUID | None = None
+    agency_id: uuid.UUID | None = None
+    name: str = ""
+
+
+def _uuid_claim(claims, name):
+    value = claims.get(name)
+    if not isinstance(value, str):
+        raise InvalidToken(f"claim {name!r} is missing")
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidToken(f"claim {name!r} is not a UUID") from None
+
+
+def verify(token, secret, audience):
+    """Return the Principal a token names, or raise InvalidToken."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            audience=audience,
+            options={"require": ["exp", "sub", "aud"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(str(exc)) from None
+    role = claims.get("role")
+    if role not in _TENANT_CLAIMS:
+        raise InvalidToken("unknown role")
+    required = _TENANT_CLAIMS[role]
+    for claim in ("client_id", "agency_id"):
+        if claim not in required and claim in claims:
+            raise InvalidToken(f"a {role} token carries no {claim}")
+    name = claims.get("name", "")
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+        raise InvalidToken("claim 'name' must be a string of at most 100 characters")
+    return Principal(
+        user_id=_uuid_claim(claims, "sub"),
+        role=role,
+        client_id=_uuid_claim(claims, "client_id") if "client_id" in required else None,
+        agency_id=_uuid_claim(claims, "agency_id") if "agency_id" in required else None,
+        name=name.strip(),
+    )
+
+
+def issue(secret, audience, *, role, sub, client_id=None, agency_id=None, name=None, ttl=3600):
+    now = int(time.time())
+    claims = {"sub": str(sub), "role": role, "aud": audience, "iat": now, "exp": now + int(ttl)}
+    if client_id:
+        claims["client_id"] = str(client_id)
+    if agency_id:
+        claims["agency_id"] = str(agency_id)
+    if name:
+        claims["name"] = name
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def current_principal():
+    """The verified caller of this request; 401 without a valid bearer token."""
+    if "principal" not in g:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            abort(401, message="a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        settings = current_app.extensions["eventflow.settings"]
+        try:
+            g.principal = verify(token.strip(), settings.jwt_secret, settings.jwt_audience)
+        except InvalidToken as exc:
+            abort(401, message=f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"})
+    return g.principal

@@ -1,0 +1,55 @@
+"""Every setting the service reads from the environment, in one place."""
+
+import os
+from dataclasses import dataclass, replace
+
+
+def _int(env, name, default):
+    return int(env.get(name, default))
+
+
+def _float(env, name, default):
+    return float(env.get(name, default))
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    database_owner_url: str | None
+    worker_database_url: str | None
+    redis_url: str | None
+    jwt_secret: str
+    jwt_audience: str
+    state_dir: str
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    db_pool_timeout: float = 5.0
+    statement_timeout_ms: int = 5000
+    webinar_cache_seconds: int = 60
+    presence_timeout_seconds: int = 150
+    snapshot_max_age_seconds: float = 1.0
+
+    @classmethod
+    def from_env(cls, env=None, **overrides):
+        env = os.environ if env is None else env
+        values = dict(
+            database_url=env.get("DATABASE_URL") or None,
+            database_owner_url=env.get("DATABASE_OWNER_URL") or None,
+            worker_database_url=env.get("WORKER_DATABASE_URL") or None,
+            redis_url=env.get("REDIS_URL") or None,
+            jwt_secret=env.get("EVENTFLOW_JWT_SECRET", ""),
+            jwt_audience=env.get("EVENTFLOW_JWT_AUDIENCE", "eventflow"),
+            state_dir=env.get("EVENTFLOW_STATE_DIR", os.path.join(os.getcwd(), ".eventflow")),
+            db_pool_min=_int(env, "EVENTFLOW_DB_POOL_MIN", 2),
+            db_pool_max=_int(env, "EVENTFLOW_DB_POOL_MAX", 10),
+            db_pool_timeout=_float(env, "EVENTFLOW_DB_POOL_TIMEOUT", 5.0),
+            statement_timeout_ms=_int(env, "EVENTFLOW_STATEMENT_TIMEOUT_MS", 5000),
+            webinar_cache_seconds=_int(env, "EVENTFLOW_WEBINAR_CACHE_SECONDS", 60),
+            presence_timeout_seconds=_int(env, "EVENTFLOW_PRESENCE_TIMEOUT_SECONDS", 150),
+            snapshot_max_age_seconds=_float(env, "EVENTFLOW_SNAPSHOT_MAX_AGE_SECONDS", 1.0),
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    def with_overrides(self, **changes):
+        return replace(self, **changes)

@@ -1,0 +1,124 @@
+"""The connection pool and the one-transaction-per-request discipline.
+
+A request that needs the database takes one pooled connection, and the first statement of its
+transaction sets the tenant context transaction-locally (set_config(..., true)); the transaction
+commits before the response leaves (rolls back on any error) and the connection goes back to the
+pool with nothing of the request left on it. A request that never asks for `connection()` takes
+no connection at all.
+"""
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+from flask import current_app, g
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from eventflow import errors
+
+SET_CONTEXT = """
+select set_config('app.user_id', %(user_id)s, true),
+       set_config('app.role', %(role)s, true),
+       set_config('app.client_id', %(client_id)s, true),
+       set_config('app.agency_id', %(agency_id)s, true),
+       set_config('app.webinar_id', %(webinar_id)s, true)
+"""
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """What the policies see of the caller: the app.* settings of one transaction."""
+
+    user_id: object = None
+    role: str | None = None
+    client_id: object = None
+    agency_id: object = None
+    webinar_id: object = None
+
+    def as_settings(self):
+        return {name: "" if value is None else str(value) for name, value in vars(self).items()}
+
+
+NO_CONTEXT = RequestContext()
+_open_lock = threading.Lock()
+
+
+def make_pool(url, settings, name):
+    return ConnectionPool(
+        url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        timeout=settings.db_pool_timeout,
+        name=name,
+        open=False,
+        kwargs={
+            "row_factory": dict_row,
+            "options": f"-c statement_timeout={settings.statement_timeout_ms}",
+            "connect_timeout": 3,
+        },
+    )
+
+
+@contextmanager
+def transaction(pool, context):
+    """One transaction on a pooled connection with `context` set first; commit or roll back."""
+    with pool.connection() as conn:
+        with conn.transaction():
+            conn.execute(SET_CONTEXT, context.as_settings())
+            yield conn
+
+
+def get_pool():
+    """The app's pool, opened on first use so that CLI commands and cached requests never connect."""
+    pool = current_app.extensions["eventflow.pool"]
+    if pool.closed:
+        with _open_lock:
+            if pool.closed:
+                pool.open(wait=False)
+    return pool
+
+
+def connection():
+    """The current request's connection, its transaction opened with the request's context."""
+    if "db_conn" not in g:
+        conn = get_pool().getconn()
+        g.db_conn = conn
+        conn.execute(SET_CONTEXT, g.get("db_context", NO_CONTEXT).as_settings())
+    return g.db_conn
+
+
+def finish_request_transaction(commit):
+    """Commit (or roll back) the request's transaction, if it opened one, and release it."""
+    conn = g.pop("db_conn", None)
+    if conn is None:
+        return
+    try:
+        if commit:
+            conn.commit()
+        else:
+            conn.rollback()
+    finally:
+        current_app.extensions["eventflow.pool"].putconn(conn)
+
+
+def init_app(app, settings):
+    app.extensions["eventflow.pool"] = make_pool(settings.database_url, settings, "eventflow-app")
+
+    @app.after_request
+    def commit_before_responding(response):
+        # Commit before the body leaves, so a 2xx means the write is durable; a commit that
+        # fails turns the answer into a 503 instead of acknowledging a lost write.
+        try:
+            finish_request_transaction(commit=response.status_code < 400)
+        except psycopg.Error:
+            current_app.logger.exception("commit failed")
+            return errors.service_unavailable("the database did not accept the write; retry")
+        return response
+
+    @app.teardown_request
+    def release_on_error(exc):
+        if "db_conn" in g:
+            finish_request_transaction(commit=False)
+

@@ -1,0 +1,69 @@
+"""`db check`: the security invariants of contract §3, read from the catalog.
+
+Every table of the application schema (all of `public` but the migration ledger) must have
+row-level security enabled and forced and at least one policy; the app and worker roles must
+not be superuser, bypass RLS or own anything; every SECURITY DEFINER function must pin its
+search_path.
+"""
+
+import psycopg
+
+APP_ROLES = ("eventflow_app", "eventflow_worker")
+
+TABLES_WITHOUT_RLS = """
+select c.relname as table_name,
+       c.relrowsecurity as enabled,
+       c.relforcerowsecurity as forced,
+       (select count(*) from pg_policy p where p.polrelid = c.oid) as policies
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relname <> 'schema_migrations'
+  and (not c.relrowsecurity or not c.relforcerowsecurity
+       or not exists (select from pg_policy p where p.polrelid = c.oid))
+order by c.relname
+"""
+
+ROLE_PROBLEMS = """
+select r.rolname, r.rolsuper, r.rolbypassrls,
+       (select count(*) from pg_class c where c.relowner = r.oid) as owned_relations,
+       (select count(*) from pg_proc p where p.proowner = r.oid) as owned_functions
+from pg_roles r
+where r.rolname = any(%s)
+"""
+
+DEFINER_WITHOUT_SEARCH_PATH = """
+select n.nspname || '.' || p.proname as function_name
+from pg_proc p
+join pg_namespace n on n.oid = p.pronamespace
+where p.prosecdef
+  and n.nspname not in ('pg_catalog', 'information_schema')
+  and not exists (select from unnest(coalesce(p.proconfig, '{}')) as setting
+                  where setting like 'search_path=%')
+order by 1
+"""
+
+
+def find_problems(owner_url):
+    """Return a list of human-readable problems; empty when the database is sound."""
+    problems = []
+    with psycopg.connect(owner_url) as conn:
+        for table, enabled, forced, policies in conn.execute(TABLES_WITHOUT_RLS):
+            missing = [
+                what
+                for what, ok in (("RLS not enabled", enabled), ("RLS not forced", forced), ("no policy", policies))
+                if not ok
+            ]
+            problems.append(f"table {table}: {', '.join(missing)}")
+        found_roles = set()
+        for name, is_super, bypass, tables, functions in conn.execute(ROLE_PROBLEMS, (list(APP_ROLES),)):
+            found_roles.add(name)
+            if is_super:
+                problems.append(f"role {name} is a superuser")
+            if bypass:
+                problems.append(f"role {name} can bypass row-level security")
+            if tables or functions:
+                problems.append(f"role {name} owns {tables} relations and {functions} functions")
+        problems.extend(f"role {name} is missing" for name in APP_ROLES if name not in found_roles)
+        for (function,) in conn.execute(DEFINER_WITHOUT_SEARCH_PATH):
+            problems.append(f"SECURITY DEFINER function {function} has no fixed search_path")
+    return problems

@@ -1,0 +1,40 @@
+"""Every failure answers JSON: {"code", "status", "message"}, never HTML or a stack trace."""
+
+import psycopg
+from flask import jsonify
+from psycopg_pool import PoolTimeout
+from werkzeug.http import HTTP_STATUS_CODES
+
+RETRY_AFTER_SECONDS = 2
+
+
+def json_error(code, message, headers=None):
+    response = jsonify(code=code, status=HTTP_STATUS_CODES.get(code, "Error"), message=message)
+    response.status_code = code
+    response.headers.update(headers or {})
+    return response
+
+
+def service_unavailable(message):
+    return json_error(503, message, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def init_app(app):
+    @app.errorhandler(PoolTimeout)
+    @app.errorhandler(psycopg.OperationalError)
+    def database_unavailable(exc):
+        app.logger.warning("database unavailable: %s", exc.__class__.__name__)
+        return service_unavailable("the database is unavailable; retry shortly")
+
+    @app.errorhandler(psycopg.errors.InsufficientPrivilege)
+    def refused_by_policy(exc):
+        # A write the row-level policies refuse concerns rows the caller cannot see: to the
+        # caller they do not exist.
+        app.logger.warning("write refused by row-level security: %s", exc.diag.message_primary)
+        return json_error(404, "not found")
+
+    # HTTPExceptions have flask-smorest's JSON handler, which Flask prefers as more specific.
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        app.logger.exception("unhandled error")
+        return json_error(500, "internal error")

@@ -1,0 +1,58 @@
+"""`db upgrade`: ordered plain-SQL migrations, then every policy file re-applied.
+
+Each migration runs in its own transaction and is recorded in schema_migrations; the policy
+files are re-applied together in one transaction, so there is never a moment with a table
+stripped of its policies. Both run as the schema owner (DATABASE_OWNER_URL).
+"""
+
+from pathlib import Path
+
+import psycopg
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+MIGRATIONS_DIR = SQL_DIR / "migrations"
+POLICIES_DIR = SQL_DIR / "policies"
+
+CREATE_LEDGER = """
+create table if not exists schema_migrations (
+    version     text primary key,
+    applied_at  timestamptz not null default now()
+)
+"""
+APPLIED_VERSIONS = "select version from schema_migrations"
+RECORD_VERSION = "insert into schema_migrations (version) values (%s)"
+# Serialises concurrent upgrades (two deploys at once) on one arbitrary, fixed key.
+UPGRADE_LOCK = "select pg_advisory_xact_lock(7460201)"
+
+
+def migration_files():
+    return sorted(MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+
+
+def policy_files():
+    return sorted(POLICIES_DIR.glob("*.sql"))
+
+
+def upgrade(owner_url, log=print):
+    """Apply pending migrations in order, then re-apply all policies. Returns the versions applied."""
+    applied_now = []
+    with psycopg.connect(owner_url) as conn:
+        with conn.transaction():
+            conn.execute(UPGRADE_LOCK)
+            conn.execute(CREATE_LEDGER)
+        for path in migration_files():
+            with conn.transaction():
+                conn.execute(UPGRADE_LOCK)
+                done = {row[0] for row in conn.execute(APPLIED_VERSIONS)}
+                if path.stem in done:
+                    continue
+                conn.execute(path.read_text())
+                conn.execute(RECORD_VERSION, (path.stem,))
+            log(f"applied {path.name}")
+            applied_now.append(path.stem)
+        with conn.transaction():
+            conn.execute(UPGRADE_LOCK)
+            for path in policy_files():
+                conn.execute(path.read_text())
+        log(f"re-applied {len(policy_files())} policy files")
+    return applied_now

@@ -1,0 +1,38 @@
+"""Webinars an admin may see (contract §1), and the one webinar a participant is in."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from eventflow import db
+from eventflow.auth import ADMINS, EVERYONE
+from eventflow.tenancy import enter_tenant, enter_webinar
+from eventflow.webinars import queries
+from eventflow.webinars.schemas import WebinarDetailSchema, WebinarListArgsSchema, WebinarSchema
+
+blp = Blueprint("webinars", __name__, url_prefix="/api/webinars", description="Webinars")
+
+
+@blp.route("")
+class Webinars(MethodView):
+    @blp.arguments(WebinarListArgsSchema, location="query")
+    @blp.response(200, WebinarSchema(many=True))
+    @blp.alt_response(401, description="Missing or invalid token")
+    @blp.alt_response(403, description="Participants have no webinar list")
+    def get(self, args):
+        """The webinars in the caller's scope: a client's, or every client's of an agency."""
+        enter_tenant(ADMINS)
+        return db.connection().execute(queries.LIST_WEBINARS, args).fetchall()
+
+
+@blp.route("/<uuid:webinar_id>")
+class Webinar(MethodView):
+    @blp.response(200, WebinarDetailSchema)
+    @blp.alt_response(401, description="Missing or invalid token")
+    @blp.alt_response(404, description="No such webinar in the caller's scope")
+    def get(self, webinar_id):
+        """One webinar: the one a participant is in, or one of an admin's tenant."""
+        enter_webinar(webinar_id, EVERYONE)
+        row = db.connection().execute(queries.GET_WEBINAR, {"webinar_id": webinar_id}).fetchone()
+        if row is None:
+            abort(404, message="webinar not found")
+        return row

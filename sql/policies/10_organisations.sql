@@ -1,0 +1,53 @@
+-- agencies, clients, webinars: the tenant tree itself.
+
+call app.reset_security('agencies');
+grant select on agencies to eventflow_app, eventflow_worker;
+
+create policy "agency admins read their agency" on agencies
+    for select to eventflow_app
+    using (id = (select app.admin_agency_id()));
+create policy "client admins read their client's agency" on agencies
+    for select to eventflow_app
+    using (id in (select c.agency_id from clients c where c.id = (select app.admin_client_id())));
+create policy "worker reads all agencies" on agencies
+    for select to eventflow_worker using (true);
+
+
+call app.reset_security('clients');
+grant select on clients to eventflow_app, eventflow_worker;
+
+create policy "client admins read their client" on clients
+    for select to eventflow_app
+    using (id = (select app.admin_client_id()));
+create policy "agency admins read their clients" on clients
+    for select to eventflow_app
+    using (agency_id = (select app.admin_agency_id()));
+create policy "worker reads all clients" on clients
+    for select to eventflow_worker using (true);
+
+
+call app.reset_security('webinars');
+grant select, insert, update on webinars to eventflow_app;
+grant select on webinars to eventflow_worker;
+
+create policy "participants read the webinar they are in" on webinars
+    for select to eventflow_app
+    using (id = (select app.participant_webinar_id()));
+create policy "admins manage their tenant's webinars" on webinars
+    for all to eventflow_app
+    using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
+create policy "worker reads all webinars" on webinars
+    for select to eventflow_worker using (true);
+
+
+-- Participants reach a tenant through the webinar in the URL, before any context exists: this
+-- resolver answers "whose webinar is this?" for one id and nothing more. It runs as the schema
+-- owner (which bypasses row-level security) with a fixed search_path.
+create or replace function app.webinar_tenant(webinar uuid)
+    returns table (id uuid, client_id uuid, agency_id uuid, status text,
+                   starts_at timestamptz, ends_at timestamptz)
+    language sql stable security definer set search_path = pg_catalog, public
+    as $$ select w.id, w.client_id, w.agency_id, w.status, w.starts_at, w.ends_at
+          from public.webinars w where w.id = webinar $$;
+revoke all on function app.webinar_tenant(uuid) from public;
+grant execute on function app.webinar_tenant(uuid) to eventflow_app, eventflow_worker;
