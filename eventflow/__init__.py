@@ -28,7 +28,7 @@ def create_app(settings=None):
             "security": [{"bearerAuth": []}],
             "components": {
                 "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-            }
+            },
         },
     )
     app.extensions["eventflow.settings"] = settings

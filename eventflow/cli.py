@@ -7,7 +7,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, FlaskGroup
 
-from eventflow import auth, dbcheck, migrations, seed
+from eventflow import auth, dbcheck, migrations, seed, serve
 
 db_cli = AppGroup("db", help="Schema migrations and security checks (as the schema owner).")
 seed_cli = AppGroup("seed", help="Demo data.")
@@ -83,8 +83,21 @@ def token(role, sub, client_id, agency_id, name, ttl):
     )
 
 
+@click.command("serve")
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Where gunicorn listens.")
+def serve_command(bind):
+    """Run the whole service: migrate, seed the demo into an empty database, then gunicorn,
+    an rq worker and the rq cron schedule."""
+    settings = _settings()
+    migrations.upgrade(_owner_url(), log=click.echo)
+    if seed.is_empty(_owner_url()):
+        seed.seed_demo(_owner_url(), settings.jwt_secret, settings.jwt_audience)
+        click.echo("seeded the demo data (eventflow seed demo --json makes more, with tokens)")
+    sys.exit(serve.run(settings, bind, echo=click.echo))
+
+
 def init_app(app):
-    for command in (db_cli, seed_cli, token):
+    for command in (db_cli, seed_cli, token, serve_command):
         app.cli.add_command(command)
 
 
@@ -96,5 +109,3 @@ def _create_app():
 
 def main():
     FlaskGroup(create_app=_create_app, add_version_option=False, help=__doc__)()
-
-

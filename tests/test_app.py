@@ -1,0 +1,49 @@
+"""The factory, the probes, the OpenAPI document and JSON errors."""
+
+from eventflow import create_app
+
+
+def test_factory_binds_the_given_settings(settings):
+    app = create_app(settings)
+    assert app.extensions["eventflow.settings"] is settings
+    assert not app.testing
+
+
+def test_healthz_answers_without_dependencies(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "checks": {}}
+
+
+def test_readyz_checks_database_and_redis(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_openapi_document_is_served_and_requires_bearer_auth(client):
+    spec = client.get("/api/openapi.json").json
+    assert spec["info"]["title"] == "EventFlow"
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert spec["security"] == [{"bearerAuth": []}]
+    assert spec["paths"]["/healthz"]["get"]["security"] == []
+    assert "/api/webinars/{webinar_id}" in spec["paths"]
+
+
+def test_unknown_route_is_json_404(client):
+    response = client.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.is_json and response.json["code"] == 404
+
+
+def test_method_not_allowed_is_json(client):
+    response = client.delete("/healthz")
+    assert response.status_code == 405
+    assert response.is_json
+
+
+def test_malformed_webinar_id_is_404_json(client, make_tenant):
+    _, headers = make_tenant().participant()
+    response = client.get("/api/webinars/not-a-uuid", headers=headers)
+    assert response.status_code == 404
+    assert response.is_json

@@ -1,0 +1,66 @@
+"""A pooled connection never carries one request's tenant into the next (contract §3)."""
+
+import pytest
+from flask import g, jsonify
+
+from eventflow import create_app, db
+from eventflow.auth import ADMINS
+from eventflow.tenancy import enter_tenant
+
+PROBE = """
+select pg_backend_pid() as backend,
+       current_setting('app.role', true) as role,
+       current_setting('app.client_id', true) as client_id,
+       (select count(*) from webinars) as webinars_visible
+"""
+
+
+@pytest.fixture
+def one_connection_app(settings):
+    app = create_app(settings.with_overrides(db_pool_min=1, db_pool_max=1))
+    app.config["TESTING"] = True
+
+    @app.route("/_probe/<mode>")
+    def probe(mode):
+        if mode != "anonymous":
+            enter_tenant(ADMINS)
+        row = db.connection().execute(PROBE).fetchone()
+        if mode == "raise":
+            db.connection().execute("insert into webinars (slug) values ('x')")  # refused mid-transaction
+        return jsonify(row | {"context": str(g.get("db_context"))})
+
+    yield app
+    app.extensions["eventflow.pool"].close()
+
+
+def test_context_never_leaks_across_requests_on_one_connection(one_connection_app, make_tenant):
+    client = one_connection_app.test_client()
+    tenant_a, tenant_b = make_tenant(webinars=2), make_tenant()
+
+    first = client.get("/_probe/admin", headers=tenant_a.client_admin()).json
+    assert first["client_id"] == str(tenant_a.client_id)
+    assert first["webinars_visible"] == 2
+
+    second = client.get("/_probe/admin", headers=tenant_b.client_admin()).json
+    assert second["backend"] == first["backend"], "the test needs the same pooled connection"
+    assert second["client_id"] == str(tenant_b.client_id)
+    assert second["webinars_visible"] == 1
+
+    anonymous = client.get("/_probe/anonymous").json
+    assert anonymous["backend"] == first["backend"]
+    assert (anonymous["role"], anonymous["client_id"], anonymous["webinars_visible"]) == ("", "", 0)
+
+    failed = client.get("/_probe/raise", headers=tenant_a.client_admin())
+    assert failed.status_code in (404, 500) and failed.is_json
+    after_failure = client.get("/_probe/anonymous").json
+    assert after_failure["backend"] == first["backend"]
+    assert (after_failure["role"], after_failure["client_id"], after_failure["webinars_visible"]) == ("", "", 0)
+
+
+def test_context_is_transaction_local_not_session_level(run_as, make_tenant):
+    tenant = make_tenant()
+    context = db.RequestContext(role="client_admin", client_id=tenant.client_id)
+    inside = run_as(context, "select current_setting('app.client_id', true) as c").one["c"]
+    assert inside == str(tenant.client_id)
+    outside = run_as(db.NO_CONTEXT, "select current_setting('app.client_id', true) as c").one["c"]
+    assert outside == ""
