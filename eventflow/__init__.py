@@ -5,7 +5,7 @@ import logging
 from flask import Flask
 from flask_smorest import Api
 
-from eventflow import db, embedded, errors, redis_client, tenancy
+from eventflow import db, embedded, errors, limits, redis_client, tenancy
 from eventflow.config import Settings
 
 API_TITLE = "EventFlow"
@@ -36,6 +36,7 @@ def create_app(settings=None):
     logging.getLogger("pgserver").setLevel(logging.WARNING)
 
     redis_client.init_app(app, settings)
+    limits.init_app(app, app.extensions["eventflow.redis"])
     db.init_app(app, settings)
     tenancy.init_app(app)
 

@@ -99,6 +99,18 @@ def run_as(app):
 
 
 @pytest.fixture
+def pool_checkouts(app):
+    """How many connections the app's pool has handed out so far. Every SQL statement the app
+    runs goes through a pooled connection, so no checkout during a request proves no SQL."""
+
+    def count():
+        return db.get_pool().get_stats().get("requests_num", 0)
+
+    with app.app_context():
+        yield count
+
+
+@pytest.fixture
 def make_token():
     def make(role, sub=None, **claims):
         return auth.issue(JWT_SECRET, "eventflow", role=role, sub=sub or uuid.uuid4(), **claims)

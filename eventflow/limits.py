@@ -1,0 +1,46 @@
+"""Rate limits (flask-limiter on the shared Redis), keyed by caller and webinar.
+
+Each limit is sized from the seed's cadence with generous headroom, so a well-behaved client
+(even with a second tab and a reload or two) never sees a 429 while a looping one does.
+When Redis is unreachable the limits fall back to per-process memory: they stay roughly in
+force and the hot path keeps answering (fail open towards availability, not towards abuse).
+"""
+
+from flask import request
+from flask_limiter import Limiter
+
+from eventflow.auth import current_principal
+
+# cadence in the seed                       -> limit per caller and webinar
+STATS_ACCESS = "60 per minute"  # every 5 s (12/min)
+PRESENCE_PING = "10 per minute"  # every 120 s ± 10 s
+ACCESS_TRACK = "20 per minute"  # on entry, then every 5 min
+ACCESS_EXIT = "20 per minute"  # once on leaving
+REGISTER = "20 per minute"  # once on entry
+MESSAGES_POLL = "120 per minute"  # every 2 s (30/min)
+QUESTIONS_POLL = "60 per minute"  # every 5 s (12/min)
+POST_MESSAGE = "30 per minute"  # a fast typist, not a flood
+POST_QUESTION = "10 per minute"
+DASHBOARD_STATS = "60 per minute"  # admin dashboard, every 15 s or on load
+
+
+def caller_and_webinar():
+    """The rate-limit key: who is calling (from the verified token) in which webinar."""
+    webinar_id = (request.view_args or {}).get("webinar_id", "-")
+    return f"{current_principal().user_id}:{webinar_id}"
+
+
+limiter = Limiter(
+    key_func=caller_and_webinar,
+    strategy="fixed-window",  # one INCR per request: the cheapest check Redis can do
+    headers_enabled=True,
+    swallow_errors=True,
+    in_memory_fallback_enabled=True,
+    key_prefix="ef:limit",
+)
+
+
+def init_app(app, redis_client):
+    app.config["RATELIMIT_STORAGE_URI"] = "redis://"
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": redis_client.connection_pool}
+    limiter.init_app(app)
