@@ -6,6 +6,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from eventflow import db, embedded, errors, limits, redis_client, tenancy
+from eventflow.access import snapshot
 from eventflow.config import Settings
 
 API_TITLE = "EventFlow"
@@ -39,6 +40,7 @@ def create_app(settings=None):
     limits.init_app(app, app.extensions["eventflow.redis"])
     db.init_app(app, settings)
     tenancy.init_app(app)
+    snapshot.init_app(app, settings)
 
     api = Api(app)
     errors.init_app(app)
@@ -51,8 +53,9 @@ def create_app(settings=None):
 
 
 def _register_blueprints(api):
+    from eventflow.access.views import blp as access
     from eventflow.health.views import blp as health
     from eventflow.webinars.views import blp as webinars
 
-    for blueprint in (health, webinars):
+    for blueprint in (health, webinars, access):
         api.register_blueprint(blueprint)

@@ -28,6 +28,7 @@ class Settings:
     webinar_cache_seconds: int = 60
     presence_timeout_seconds: int = 150
     snapshot_max_age_seconds: float = 1.0
+    participant_viewer_limit: int = 50
 
     @classmethod
     def from_env(cls, env=None, **overrides):
@@ -47,6 +48,7 @@ class Settings:
             webinar_cache_seconds=_int(env, "EVENTFLOW_WEBINAR_CACHE_SECONDS", 60),
             presence_timeout_seconds=_int(env, "EVENTFLOW_PRESENCE_TIMEOUT_SECONDS", 150),
             snapshot_max_age_seconds=_float(env, "EVENTFLOW_SNAPSHOT_MAX_AGE_SECONDS", 1.0),
+            participant_viewer_limit=_int(env, "EVENTFLOW_PARTICIPANT_VIEWER_LIMIT", 50),
         )
         values.update(overrides)
         return cls(**values)

@@ -1,0 +1,182 @@
+"""The per-webinar snapshot of who is live, behind GET /stats/access.
+
+Every viewer polls every 5 s, so 10,000 viewers ask about 2,000 times a second for the same
+list. The list is built from PostgreSQL at most once per `snapshot_max_age_seconds` per webinar,
+by whichever request first finds it stale and wins a Redis lock; everyone else keeps serving the
+previous snapshot meanwhile. It is stored in Redis serialised once, with a small `meta` key
+beside it so that a process asks Redis for a few bytes, not the whole list, to learn whether its
+own copy is still current. A request answered from a snapshot takes no database connection.
+
+If Redis is unreachable, each process keeps its own copy and rebuilds it at most once per max
+age, one thread at a time: PostgreSQL then sees one query per process per second per webinar.
+"""
+
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import orjson
+import redis
+from flask import current_app
+
+from eventflow.redis_client import get_redis
+
+log = logging.getLogger(__name__)
+
+# How long a process trusts its copy before asking Redis whether a newer one exists.
+LOCAL_CHECK_SECONDS = 0.2
+# A snapshot nobody asks for disappears from Redis after this.
+STORED_SECONDS = 300
+# The rebuilder's lock outlives a slow rebuild but not a crashed one.
+LOCK_MILLISECONDS = 5000
+# A cold webinar (no snapshot anywhere) waits this long for the rebuilder before building too.
+COLD_WAIT_SECONDS = 2.0
+COLD_POLL_SECONDS = 0.02
+
+
+@dataclass
+class Snapshot:
+    version: str  # changes exactly when the list does: the ETag
+    built_at: float  # epoch seconds
+    viewers: list  # [{"user_id", "display_name", "since"}], earliest arrival first
+    checked_at: float = 0.0  # monotonic: when this process last confirmed it current
+    _positions: dict | None = field(default=None, repr=False)
+
+    @property
+    def live_count(self):
+        return len(self.viewers)
+
+    def position_of(self, user_id):
+        if self._positions is None:
+            self._positions = {viewer["user_id"]: index for index, viewer in enumerate(self.viewers)}
+        return self._positions.get(str(user_id))
+
+    def to_bytes(self):
+        return orjson.dumps({"version": self.version, "built_at": self.built_at, "viewers": self.viewers})
+
+    @classmethod
+    def from_bytes(cls, raw):
+        data = orjson.loads(raw)
+        return cls(version=data["version"], built_at=data["built_at"], viewers=data["viewers"])
+
+    @classmethod
+    def from_rows(cls, rows):
+        viewers = [
+            {"user_id": str(row["user_id"]), "display_name": row["display_name"], "since": row["since"].isoformat()}
+            for row in rows
+        ]
+        version = hashlib.blake2b(orjson.dumps(viewers), digest_size=8).hexdigest()
+        return cls(version=version, built_at=time.time(), viewers=viewers)
+
+
+def _keys(webinar_id):
+    base = f"ef:snap:{webinar_id}"
+    return f"{base}:meta", f"{base}:body", f"{base}:lock"
+
+
+class SnapshotCache:
+    """One per app: the process's copies, and the rules for refreshing them."""
+
+    def __init__(self, max_age_seconds):
+        self.max_age = max_age_seconds
+        self._copies: dict[str, Snapshot] = {}
+        self._local_locks: dict[str, threading.Lock] = {}
+        self.rebuilds = 0  # in this process, for tests and metrics
+
+    def get(self, webinar_id, load_rows):
+        """The current snapshot of a webinar; `load_rows()` reads the live list from PostgreSQL."""
+        webinar_id = str(webinar_id)
+        copy = self._copies.get(webinar_id)
+        if copy is not None and time.monotonic() - copy.checked_at < LOCAL_CHECK_SECONDS:
+            return copy
+        try:
+            snapshot = self._from_redis(webinar_id, copy)
+            if snapshot is None or self._stale(snapshot):
+                snapshot = self._refresh_shared(webinar_id, snapshot, load_rows)
+        except redis.RedisError as exc:
+            log.warning("Redis unavailable for the stats/access snapshot (%s); using this process's copy", exc)
+            snapshot = self._refresh_local(webinar_id, copy, load_rows)
+        snapshot.checked_at = time.monotonic()
+        self._copies[webinar_id] = snapshot
+        return snapshot
+
+    def _stale(self, snapshot):
+        return time.time() - snapshot.built_at >= self.max_age
+
+    def _from_redis(self, webinar_id, copy):
+        meta_key, body_key, _ = _keys(webinar_id)
+        meta = get_redis().get(meta_key)
+        if meta is None:
+            return None
+        version, built_at = meta.decode().split(" ")
+        if copy is not None and copy.version == version:
+            copy.built_at = float(built_at)
+            return copy
+        body = get_redis().get(body_key)
+        return Snapshot.from_bytes(body) if body is not None else None
+
+    def _build(self, load_rows):
+        snapshot = Snapshot.from_rows(load_rows())
+        self.rebuilds += 1
+        return snapshot
+
+    def _store(self, webinar_id, snapshot):
+        meta_key, body_key, _ = _keys(webinar_id)
+        pipe = get_redis().pipeline(transaction=True)
+        pipe.set(body_key, snapshot.to_bytes(), ex=STORED_SECONDS)
+        pipe.set(meta_key, f"{snapshot.version} {snapshot.built_at}", ex=STORED_SECONDS)
+        pipe.execute()
+
+    def _refresh_shared(self, webinar_id, stale, load_rows):
+        _, _, lock_key = _keys(webinar_id)
+        token = uuid.uuid4().hex
+        if get_redis().set(lock_key, token, nx=True, px=LOCK_MILLISECONDS):
+            try:
+                snapshot = self._build(load_rows)
+                self._store(webinar_id, snapshot)
+                return snapshot
+            finally:
+                _release(lock_key, token)
+        if stale is not None:
+            return stale
+        deadline = time.monotonic() + COLD_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(COLD_POLL_SECONDS)
+            snapshot = self._from_redis(webinar_id, None)
+            if snapshot is not None:
+                return snapshot
+        log.warning("no snapshot of webinar %s appeared in %.1f s; building one here", webinar_id, COLD_WAIT_SECONDS)
+        return self._build(load_rows)
+
+    def _refresh_local(self, webinar_id, copy, load_rows):
+        if copy is not None and not self._stale(copy):
+            return copy
+        lock = self._local_locks.setdefault(webinar_id, threading.Lock())
+        if lock.acquire(blocking=copy is None):
+            try:
+                return self._build(load_rows)
+            finally:
+                lock.release()
+        return copy
+
+
+# Deletes the lock only if it is still ours (it may have expired and been taken by another).
+_RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+def _release(lock_key, token):
+    try:
+        get_redis().eval(_RELEASE_SCRIPT, 1, lock_key, token)
+    except redis.RedisError:
+        pass  # it expires on its own
+
+
+def init_app(app, settings):
+    app.extensions["eventflow.snapshots"] = SnapshotCache(settings.snapshot_max_age_seconds)
+
+
+def snapshots():
+    return current_app.extensions["eventflow.snapshots"]

@@ -1,0 +1,185 @@
+"""The participant hot path (contract §5): register, access/track, presence/ping, access/exit
+and the stats/access poll."""
+
+from datetime import UTC, datetime
+
+import orjson
+import psycopg
+from flask import Response, current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from eventflow import db, limits
+from eventflow.access import queries, sessions
+from eventflow.access.schemas import (
+    ExitSchema,
+    PingSchema,
+    RegisterBodySchema,
+    RegistrationSchema,
+    SessionBodySchema,
+    StatsAccessArgsSchema,
+    StatsAccessSchema,
+    TrackBodySchema,
+    TrackSchema,
+)
+from eventflow.access.snapshot import snapshots
+from eventflow.auth import EVERYONE, PARTICIPANT
+from eventflow.limits import limiter
+from eventflow.tenancy import enter_webinar
+
+blp = Blueprint("access", __name__, url_prefix="/api/webinars", description="The participant hot path")
+
+PARTICIPANTS = frozenset({PARTICIPANT})
+ERRORS = {
+    401: "Missing or invalid token",
+    403: "The role may not use this endpoint",
+    404: "No such webinar in the caller's scope",
+    429: "Too many requests; see Retry-After",
+}
+
+
+def _document_errors(*codes):
+    def decorate(fn):
+        for code in codes:
+            fn = blp.alt_response(code, description=ERRORS[code])(fn)
+        return fn
+
+    return decorate
+
+
+def _settings():
+    return current_app.extensions["eventflow.settings"]
+
+
+@blp.route("/<uuid:webinar_id>/register")
+class Register(MethodView):
+    @limiter.limit(limits.REGISTER)
+    @blp.arguments(RegisterBodySchema)
+    @blp.response(201, RegistrationSchema, description="Registered now")
+    @blp.alt_response(200, schema=RegistrationSchema, description="Already registered")
+    @blp.alt_response(422, description="Invalid body, or a campaign link of another webinar")
+    @_document_errors(401, 403, 404, 429)
+    def post(self, body, webinar_id):
+        """Register the caller once; repeats are harmless (200 instead of 201)."""
+        principal, _ = enter_webinar(webinar_id, PARTICIPANTS)
+        params = {"display_name": principal.name, "campaign_link_id": body["campaign_link_id"]}
+        try:
+            created = db.connection().execute(queries.REGISTER, params).fetchone()["created"]
+        except psycopg.errors.ForeignKeyViolation:
+            abort(422, message="unknown campaign link for this webinar", errors={"json": {"campaign_link_id": []}})
+        return {"registered": True, "created": created}, 201 if created else 200
+
+
+@blp.route("/<uuid:webinar_id>/access/track")
+class Track(MethodView):
+    @limiter.limit(limits.ACCESS_TRACK)
+    @blp.arguments(TrackBodySchema)
+    @blp.response(200, TrackSchema, description="The given session was open and is refreshed")
+    @blp.alt_response(201, schema=TrackSchema, description="A new session was opened")
+    @_document_errors(401, 403, 404, 429)
+    def post(self, body, webinar_id):
+        """On entry (no session_id): open a session, register if needed, mark live. Every 5 min
+        after (with session_id): refresh it. A session_id that is not open (closed by exit or the
+        sweep, or unknown) opens a new session, whose id the client must use from then on."""
+        principal, _ = enter_webinar(webinar_id, PARTICIPANTS)
+        params = {"session_id": body["session_id"], "display_name": principal.name, "user_agent": body["user_agent"]}
+        row = db.connection().execute(queries.TRACK, params).fetchone()
+        if row["opened"]:
+            sessions.record_newest(webinar_id, principal.user_id, row["session_id"])
+        return row, 201 if row["opened"] else 200
+
+
+@blp.route("/<uuid:webinar_id>/presence/ping")
+class Ping(MethodView):
+    @limiter.limit(limits.PRESENCE_PING)
+    @blp.arguments(SessionBodySchema)
+    @blp.response(200, PingSchema)
+    @_document_errors(401, 403, 404, 429)
+    def post(self, body, webinar_id):
+        """Every 120 s ± 10 s: mark the caller live and, with session_id, heartbeat that session.
+        A viewer who never tracked is marked live all the same (no session is opened)."""
+        principal, _ = enter_webinar(webinar_id, PARTICIPANTS)
+        params = {"session_id": body["session_id"], "display_name": principal.name}
+        refreshed = db.connection().execute(queries.PING, params).fetchone()["session_refreshed"]
+        return {"live": True, "session_refreshed": refreshed}
+
+
+@blp.route("/<uuid:webinar_id>/access/exit")
+class Exit(MethodView):
+    @limiter.limit(limits.ACCESS_EXIT)
+    @blp.arguments(SessionBodySchema)
+    @blp.response(200, ExitSchema)
+    @_document_errors(401, 403, 404, 429)
+    def post(self, body, webinar_id):
+        """Close the session (all the caller's open sessions without session_id) and leave the
+        live list; repeats are harmless."""
+        enter_webinar(webinar_id, PARTICIPANTS)
+        return db.connection().execute(queries.EXIT, {"session_id": body["session_id"]}).fetchone()
+
+
+@blp.route("/<uuid:webinar_id>/stats/access")
+class StatsAccess(MethodView):
+    @limiter.limit(limits.STATS_ACCESS)
+    @blp.arguments(StatsAccessArgsSchema, location="query")
+    @blp.response(200, StatsAccessSchema)
+    @blp.alt_response(304, description="Unchanged since the ETag given in If-None-Match")
+    @_document_errors(401, 404, 429)
+    def get(self, args, webinar_id):
+        """Who is connected now, from a per-webinar snapshot at most about a second old.
+        Participants get the count and a bounded slice (their own entry first); admins all, paged."""
+        principal, webinar = enter_webinar(webinar_id, EVERYONE)
+        settings = _settings()
+
+        def load_rows():
+            params = {"webinar_id": webinar.id, "timeout": settings.presence_timeout_seconds}
+            return db.connection().execute(queries.LIVE_VIEWERS, params).fetchall()
+
+        snapshot = snapshots().get(webinar.id, load_rows)
+        if principal.role == PARTICIPANT:
+            superseded = None
+            if args["session_id"] is not None:
+                superseded = sessions.is_superseded(webinar.id, principal.user_id, args["session_id"])
+            etag = f"{snapshot.version}-p{superseded}"
+            body = _participant_view(snapshot, principal.user_id, settings.participant_viewer_limit, superseded)
+        else:
+            offset, limit = args["offset"], args["limit"]
+            etag = f"{snapshot.version}-a{offset}-{limit}"
+            body = _admin_view(snapshot, offset, limit)
+        return _conditional_json(body, etag)
+
+
+def _participant_view(snapshot, user_id, limit, superseded):
+    own = snapshot.position_of(user_id)
+    viewers = snapshot.viewers[:limit]
+    if own is not None:
+        viewers = [snapshot.viewers[own]] + [v for v in viewers if v is not snapshot.viewers[own]][: limit - 1]
+    return {
+        "live_count": snapshot.live_count,
+        "generated_at": _iso(snapshot.built_at),
+        "viewers": viewers,
+        "superseded": superseded,
+    }
+
+
+def _admin_view(snapshot, offset, limit):
+    end = offset + limit
+    return {
+        "live_count": snapshot.live_count,
+        "generated_at": _iso(snapshot.built_at),
+        "viewers": snapshot.viewers[offset:end],
+        "offset": offset,
+        "next_offset": end if end < snapshot.live_count else None,
+    }
+
+
+def _iso(epoch_seconds):
+    return datetime.fromtimestamp(epoch_seconds, tz=UTC).isoformat()
+
+
+def _conditional_json(body, etag):
+    """200 with the body, or 304 when the client already has this representation (weak ETag:
+    the same viewers, whatever the snapshot's build time)."""
+    headers = {"ETag": f'W/"{etag}"', "Cache-Control": "private, no-cache"}
+    if request.if_none_match.contains_weak(etag):
+        return Response(status=304, headers=headers)
+    return Response(orjson.dumps(body), mimetype="application/json", headers=headers)

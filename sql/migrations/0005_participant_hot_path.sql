@@ -1,0 +1,134 @@
+-- The participant hot path as stored procedures: each request is one call, in the request's
+-- transaction, after its context. They run as the caller (SECURITY INVOKER), so the policies
+-- in sql/policies/20_attendance.sql still decide every row they touch. Who and where come from
+-- the context (app.participant_id(), app.participant_webinar_id()), never from arguments.
+
+-- A registration's campaign link must point at the same webinar.
+alter table campaign_link_meta add unique (id, target_webinar_id);
+alter table registrations drop constraint registrations_campaign_link_id_fkey;
+alter table registrations
+    add constraint registrations_campaign_link_fkey
+    foreign key (campaign_link_id, webinar_id) references campaign_link_meta (id, target_webinar_id);
+
+
+create function participant_context(out webinar uuid, out viewer uuid, out client uuid, out agency uuid)
+    language plpgsql stable set search_path = pg_catalog, public
+    as $$
+begin
+    webinar := app.participant_webinar_id();
+    viewer := app.participant_id();
+    client := app.setting('app.client_id')::uuid;
+    agency := app.setting('app.agency_id')::uuid;
+    if webinar is null or viewer is null or client is null or agency is null then
+        raise exception 'the hot path needs a participant context' using errcode = 'insufficient_privilege';
+    end if;
+end
+$$;
+
+
+-- Marks the caller live: one upsert of their presence row. The row keeps the first join time
+-- while it lives; the sweep removes it after the presence timeout, and a later ping starts anew.
+create function mark_live(p_session_id uuid, p_display_name text)
+    returns void
+    language sql set search_path = pg_catalog, public
+    as $$
+    insert into webinar_live_presence as p
+        (webinar_id, user_id, client_id, agency_id, display_name, session_id, joined_at, last_seen_at)
+    select c.webinar, c.viewer, c.client, c.agency, p_display_name, p_session_id, now(), now()
+    from participant_context() c
+    on conflict (webinar_id, user_id) do update
+        set last_seen_at = excluded.last_seen_at,
+            display_name = excluded.display_name,
+            session_id = coalesce(excluded.session_id, p.session_id)
+$$;
+
+
+-- POST /register: true when this call registered the caller, false when they already were.
+create function register_participant(p_display_name text, p_campaign_link_id uuid)
+    returns boolean
+    language plpgsql set search_path = pg_catalog, public
+    as $$
+declare
+    c record := participant_context();
+begin
+    insert into registrations (webinar_id, user_id, display_name, campaign_link_id)
+    values (c.webinar, c.viewer, p_display_name, p_campaign_link_id)
+    on conflict (webinar_id, user_id) do nothing;
+    return found;
+end
+$$;
+
+
+-- POST /presence/ping, every 120 s: presence and, with a session, its heartbeat.
+-- Returns whether that session was open and refreshed.
+create function ping_presence(p_session_id uuid, p_display_name text)
+    returns boolean
+    language plpgsql set search_path = pg_catalog, public
+    as $$
+declare
+    c record := participant_context();
+begin
+    perform mark_live(p_session_id, p_display_name);
+    if p_session_id is null then
+        return false;
+    end if;
+    update webinar_user_sessions
+    set last_heartbeat_at = now()
+    where webinar_id = c.webinar and session_id = p_session_id and user_id = c.viewer and exited_at is null;
+    return found;
+end
+$$;
+
+
+-- POST /access/track, on entry and every 5 min: refreshes the caller's open session, or opens a
+-- new one when none is given or the given one is not open (closed by exit or the sweep, or not
+-- theirs). Registers the caller if needed and marks them live.
+create function track_access(p_session_id uuid, p_display_name text, p_user_agent text,
+                             out session_id uuid, out opened boolean, out registered boolean)
+    language plpgsql set search_path = pg_catalog, public
+    as $$
+declare
+    c record := participant_context();
+begin
+    insert into registrations (webinar_id, user_id, display_name)
+    values (c.webinar, c.viewer, p_display_name)
+    on conflict (webinar_id, user_id) do nothing;
+    registered := found;
+
+    update webinar_user_sessions s
+    set last_heartbeat_at = now()
+    where s.webinar_id = c.webinar and s.session_id = p_session_id and s.user_id = c.viewer
+      and s.exited_at is null
+    returning s.session_id into track_access.session_id;
+    opened := track_access.session_id is null;
+    if opened then
+        insert into webinar_user_sessions as s (webinar_id, user_id, client_id, agency_id, user_agent)
+        values (c.webinar, c.viewer, c.client, c.agency, p_user_agent)
+        returning s.session_id into track_access.session_id;
+    end if;
+    perform mark_live(track_access.session_id, p_display_name);
+end
+$$;
+
+
+-- POST /access/exit: closes the given session (all the caller's open sessions without one) and
+-- takes the caller off the live list unless their presence belongs to another, newer session.
+create function exit_access(p_session_id uuid, out sessions_closed integer, out left_live boolean)
+    language plpgsql set search_path = pg_catalog, public
+    as $$
+declare
+    c record := participant_context();
+begin
+    update webinar_user_sessions
+    set exited_at = greatest(now(), entered_at)
+    where webinar_id = c.webinar and user_id = c.viewer and exited_at is null
+      and (p_session_id is null or session_id = p_session_id);
+    get diagnostics sessions_closed = row_count;
+
+    delete from webinar_live_presence
+    where webinar_id = c.webinar and user_id = c.viewer
+      and (p_session_id is null or session_id is null or session_id = p_session_id);
+    left_live := found;
+end
+$$;
+
