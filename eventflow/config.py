@@ -29,6 +29,11 @@ class Settings:
     presence_timeout_seconds: int = 150
     snapshot_max_age_seconds: float = 1.0
     participant_viewer_limit: int = 50
+    # Dashboard, attendance and jobs (README: "Stats, attendance and jobs").
+    attended_share: float = 0.5
+    stats_timezone: str = "Asia/Seoul"
+    rollup_overlap_seconds: int = 600
+    metrics_token: str = ""
 
     @classmethod
     def from_env(cls, env=None, **overrides):
@@ -49,6 +54,10 @@ class Settings:
             presence_timeout_seconds=_int(env, "EVENTFLOW_PRESENCE_TIMEOUT_SECONDS", 150),
             snapshot_max_age_seconds=_float(env, "EVENTFLOW_SNAPSHOT_MAX_AGE_SECONDS", 1.0),
             participant_viewer_limit=_int(env, "EVENTFLOW_PARTICIPANT_VIEWER_LIMIT", 50),
+            attended_share=_float(env, "EVENTFLOW_ATTENDED_SHARE", 0.5),
+            stats_timezone=env.get("EVENTFLOW_STATS_TIMEZONE", "Asia/Seoul"),
+            rollup_overlap_seconds=_int(env, "EVENTFLOW_ROLLUP_OVERLAP_SECONDS", 600),
+            metrics_token=env.get("EVENTFLOW_METRICS_TOKEN", ""),
         )
         values.update(overrides)
         return cls(**values)
