@@ -5,7 +5,7 @@ import logging
 from flask import Flask
 from flask_smorest import Api
 
-from eventflow import db, embedded, errors, limits, redis_client, tenancy
+from eventflow import db, embedded, errors, http, limits, redis_client, tenancy
 from eventflow.access import snapshot
 from eventflow.config import Settings
 
@@ -41,6 +41,7 @@ def create_app(settings=None):
     db.init_app(app, settings)
     tenancy.init_app(app)
     snapshot.init_app(app, settings)
+    http.init_app(app, settings)
 
     api = Api(app)
     errors.init_app(app)

@@ -29,6 +29,7 @@ class Settings:
     presence_timeout_seconds: int = 150
     snapshot_max_age_seconds: float = 1.0
     participant_viewer_limit: int = 50
+    trusted_proxies: int = 0
     # Dashboard, attendance and jobs (README: "Stats, attendance and jobs").
     attended_share: float = 0.5
     stats_timezone: str = "Asia/Seoul"
@@ -54,6 +55,7 @@ class Settings:
             presence_timeout_seconds=_int(env, "EVENTFLOW_PRESENCE_TIMEOUT_SECONDS", 150),
             snapshot_max_age_seconds=_float(env, "EVENTFLOW_SNAPSHOT_MAX_AGE_SECONDS", 1.0),
             participant_viewer_limit=_int(env, "EVENTFLOW_PARTICIPANT_VIEWER_LIMIT", 50),
+            trusted_proxies=_int(env, "EVENTFLOW_TRUSTED_PROXIES", 0),
             attended_share=_float(env, "EVENTFLOW_ATTENDED_SHARE", 0.5),
             stats_timezone=env.get("EVENTFLOW_STATS_TIMEZONE", "Asia/Seoul"),
             rollup_overlap_seconds=_int(env, "EVENTFLOW_ROLLUP_OVERLAP_SECONDS", 600),

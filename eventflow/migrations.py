@@ -3,6 +3,10 @@
 Each migration runs in its own transaction and is recorded in schema_migrations; the policy
 files are re-applied together in one transaction, so there is never a moment with a table
 stripped of its policies. Both run as the schema owner (DATABASE_OWNER_URL).
+
+The policy files numbered 0x (the roles and the request-context helpers of the `app` schema)
+reference no table, and migrations may call those helpers in function bodies: they are applied
+first as well, so a fresh database can be migrated from nothing.
 """
 
 from pathlib import Path
@@ -33,6 +37,10 @@ def policy_files():
     return sorted(POLICIES_DIR.glob("*.sql"))
 
 
+def prerequisite_files():
+    return sorted(POLICIES_DIR.glob("0[0-9]_*.sql"))
+
+
 def upgrade(owner_url, log=print):
     """Apply pending migrations in order, then re-apply all policies. Returns the versions applied."""
     applied_now = []
@@ -40,6 +48,8 @@ def upgrade(owner_url, log=print):
         with conn.transaction():
             conn.execute(UPGRADE_LOCK)
             conn.execute(CREATE_LEDGER)
+            for path in prerequisite_files():
+                conn.execute(path.read_text())
         for path in migration_files():
             with conn.transaction():
                 conn.execute(UPGRADE_LOCK)

@@ -1,0 +1,61 @@
+"""Security headers, body limits, no stack traces, X-Forwarded-For only behind trusted proxies."""
+
+from flask import request
+
+from eventflow import create_app
+from eventflow.http import SECURITY_HEADERS
+
+
+def test_every_response_carries_the_security_headers(client, make_tenant):
+    tenant = make_tenant()
+    _, headers = tenant.participant()
+    for response in (
+        client.get("/healthz"),
+        client.get("/no/such/route"),
+        client.get(f"/api/webinars/{tenant.webinar_id}", headers=headers),
+        client.get(f"/api/webinars/{tenant.webinar_id}/stats/access", headers=headers),
+        client.post(f"/api/webinars/{tenant.webinar_id}/presence/ping", headers=headers, data="{bad"),
+    ):
+        for name, value in SECURITY_HEADERS.items():
+            assert response.headers[name] == value, (response.request.path, name)
+        assert response.headers["Cache-Control"] in ("no-store", "private, no-cache")
+
+
+def test_errors_carry_no_stack_trace_or_sql(settings, make_tenant):
+    app = create_app(settings)
+
+    @app.route("/_boom")
+    def boom():
+        raise RuntimeError("select secret from pg_authid -- Traceback")
+
+    response = app.test_client().get("/_boom")
+    assert response.status_code == 500 and response.is_json
+    assert response.json == {"code": 500, "status": "Internal Server Error", "message": "internal error"}
+    assert b"Traceback" not in response.data and b"select" not in response.data
+    app.extensions["eventflow.pool"].close()
+
+
+def _client_address_app(settings, proxies):
+    app = create_app(settings.with_overrides(trusted_proxies=proxies))
+
+    @app.route("/_addr")
+    def addr():
+        return {"remote_addr": request.remote_addr}
+
+    return app
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(settings):
+    app = _client_address_app(settings, 0)
+    response = app.test_client().get("/_addr", headers={"X-Forwarded-For": "6.6.6.6"})
+    assert response.json["remote_addr"] == "127.0.0.1"
+    app.extensions["eventflow.pool"].close()
+
+
+def test_forwarded_for_is_trusted_only_for_the_configured_hops(settings):
+    app = _client_address_app(settings, 1)
+    client = app.test_client()
+    # a client forged the first entry; our one proxy appended the real address
+    response = client.get("/_addr", headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.7"})
+    assert response.json["remote_addr"] == "203.0.113.7"
+    app.extensions["eventflow.pool"].close()
