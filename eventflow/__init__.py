@@ -55,8 +55,9 @@ def create_app(settings=None):
 
 def _register_blueprints(api):
     from eventflow.access.views import blp as access
+    from eventflow.chat.views import blp as chat
     from eventflow.health.views import blp as health
     from eventflow.webinars.views import blp as webinars
 
-    for blueprint in (health, webinars, access):
+    for blueprint in (health, webinars, access, chat):
         api.register_blueprint(blueprint)

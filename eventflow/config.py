@@ -35,6 +35,12 @@ class Settings:
     stats_timezone: str = "Asia/Seoul"
     rollup_overlap_seconds: int = 600
     metrics_token: str = ""
+    poll_breaker_failures: int = 5
+    poll_breaker_reset_seconds: float = 10.0
+    messages_poll_interval_seconds: int = 2
+    questions_poll_interval_seconds: int = 5
+    poll_slowdown_factor: int = 3
+    feed_marker_ttl_seconds: int = 15
 
     @classmethod
     def from_env(cls, env=None, **overrides):
@@ -60,6 +66,12 @@ class Settings:
             stats_timezone=env.get("EVENTFLOW_STATS_TIMEZONE", "Asia/Seoul"),
             rollup_overlap_seconds=_int(env, "EVENTFLOW_ROLLUP_OVERLAP_SECONDS", 600),
             metrics_token=env.get("EVENTFLOW_METRICS_TOKEN", ""),
+            poll_breaker_failures=_int(env, "EVENTFLOW_POLL_BREAKER_FAILURES", 5),
+            poll_breaker_reset_seconds=_float(env, "EVENTFLOW_POLL_BREAKER_RESET_SECONDS", 10.0),
+            messages_poll_interval_seconds=_int(env, "EVENTFLOW_MESSAGES_POLL_INTERVAL_SECONDS", 2),
+            questions_poll_interval_seconds=_int(env, "EVENTFLOW_QUESTIONS_POLL_INTERVAL_SECONDS", 5),
+            poll_slowdown_factor=_int(env, "EVENTFLOW_POLL_SLOWDOWN_FACTOR", 3),
+            feed_marker_ttl_seconds=_int(env, "EVENTFLOW_FEED_MARKER_TTL_SECONDS", 15),
         )
         values.update(overrides)
         return cls(**values)

@@ -1,4 +1,5 @@
--- messages, questions, reactions: what viewers say during a webinar.
+-- messages, questions, reactions: what viewers say during a webinar; chat_feeds: where each
+-- webinar's chat and Q&A feed has got to (see migration 0006), read by the polls.
 
 call app.reset_security('messages');
 grant select, insert, update on messages to eventflow_app;
@@ -59,3 +60,78 @@ create policy "admins manage their tenant's reactions" on reactions
     using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
 create policy "worker reads reactions" on reactions
     for select to eventflow_worker using (true);
+
+
+call app.reset_security('chat_feeds');
+-- Written only by the feed trigger (app.take_feed_seq, as the schema owner); read by the polls.
+grant select on chat_feeds to eventflow_app, eventflow_worker;
+
+create policy "participants read the feeds of their webinar" on chat_feeds
+    for select to eventflow_app
+    using (webinar_id = (select app.participant_webinar_id()));
+create policy "admins read their tenant's feeds" on chat_feeds
+    for select to eventflow_app
+    using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
+create policy "worker reads feeds" on chat_feeds
+    for select to eventflow_worker using (true);
+
+
+-- What a participant's poll must be told to take away: rows of their webinar changed after the
+-- cursor that the policies above now hide from them (hidden messages, hidden questions), as
+-- (seq, id) and nothing else. Other people's rows only: the caller still sees their own.
+-- DEFINER because the policies hide exactly these rows; it answers only inside the caller's own
+-- participant context.
+create or replace function app.removed_messages(webinar uuid, after_seq bigint)
+    returns table (seq bigint, id bigint)
+    language sql stable security definer set search_path = pg_catalog
+    as $$
+select m.seq, m.id from public.messages m
+where m.webinar_id = webinar and webinar = app.participant_webinar_id()
+  and m.seq > after_seq and m.hidden and m.user_id <> app.participant_id()
+$$;
+
+create or replace function app.removed_questions(webinar uuid, after_seq bigint)
+    returns table (seq bigint, id bigint)
+    language sql stable security definer set search_path = pg_catalog
+    as $$
+select q.seq, q.id from public.questions q
+where q.webinar_id = webinar and webinar = app.participant_webinar_id()
+  and q.seq > after_seq and q.status = 'hidden' and q.user_id <> app.participant_id()
+$$;
+
+-- Upvote a question the caller can see, once; SECURITY INVOKER, so the policies decide both
+-- what "can see" means and whether the reaction may be written. No row when the question is not
+-- visible. The reaction trigger moves the question to the end of its feed.
+create or replace function app.upvote_question(webinar uuid, question bigint, up boolean)
+    returns table (upvotes bigint, upvoted boolean, seq bigint)
+    language plpgsql security invoker set search_path = pg_catalog
+    as $$
+declare
+    target public.questions;
+begin
+    select * into target from public.questions q where q.webinar_id = webinar and q.id = question;
+    if not found then
+        return;
+    end if;
+    if up then
+        insert into public.reactions (webinar_id, client_id, agency_id, user_id, target_type, target_id, kind)
+        values (target.webinar_id, target.client_id, target.agency_id, app.user_id(), 'question', target.id, 'upvote')
+        on conflict do nothing;
+    else
+        delete from public.reactions r
+        where r.webinar_id = webinar and r.target_type = 'question' and r.target_id = question
+          and r.kind = 'upvote' and r.user_id = app.user_id();
+    end if;
+    return query
+        select (select count(*) from public.reactions r
+                where r.webinar_id = webinar and r.target_type = 'question' and r.target_id = question
+                  and r.kind = 'upvote'),
+               up,
+               (select q.seq from public.questions q where q.webinar_id = webinar and q.id = question);
+end
+$$;
+
+revoke all on function app.removed_messages(uuid, bigint), app.removed_questions(uuid, bigint),
+    app.upvote_question(uuid, bigint, boolean) from public;
+grant execute on function app.removed_messages(uuid, bigint), app.removed_questions(uuid, bigint),
+    app.upvote_question(uuid, bigint, boolean) to eventflow_app;

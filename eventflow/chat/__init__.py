@@ -1,0 +1,1 @@
+"""Chat and Q&A: messages, questions, upvotes and their fallback polls."""

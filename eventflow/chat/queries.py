@@ -1,0 +1,107 @@
+"""SQL of chat and Q&A. Row-level security scopes every statement to the caller; the feed seq
+(migration 0006) orders and pages every poll.
+
+A poll is one statement, so one snapshot: the feed's head and the changes after the cursor are
+read together. The page is the first `limit` changes after the cursor in seq order, counting
+both rows the caller may see and (participants only) stubs of rows hidden from them since, so
+the next cursor is exact: the last change on a full page, else the head.
+"""
+
+MESSAGE_COLUMNS = """
+m.id, m.author_role, m.display_name, m.body, m.hidden, m.created_at,
+m.user_id = %(user_id)s as mine,
+case when %(admin)s then m.user_id end as user_id
+"""
+
+POLL_MESSAGES = f"""
+with changes as (
+    select m.seq, false as removed, {MESSAGE_COLUMNS}
+    from messages m
+    where m.webinar_id = %(webinar_id)s and m.seq > %(after)s
+    union all
+    select r.seq, true, r.id, null, null, null, null, null, null, null
+    from app.removed_messages(%(webinar_id)s, %(after)s) r
+    where not %(admin)s
+),
+page as (select * from changes order by seq limit %(limit)s)
+select coalesce((select f.seq from chat_feeds f
+                 where f.webinar_id = %(webinar_id)s and f.feed = 'messages'), 0) as head,
+       page.*
+from (select) as one_row
+left join page on true
+order by page.seq
+"""
+
+POST_MESSAGE = f"""
+insert into messages as m (webinar_id, client_id, agency_id, user_id, author_role, display_name, body)
+values (%(webinar_id)s, %(client_id)s, %(agency_id)s, %(user_id)s, %(role)s, %(display_name)s, %(body)s)
+returning m.seq, {MESSAGE_COLUMNS}
+"""
+
+MODERATE_MESSAGE = f"""
+update messages as m set hidden = %(hidden)s
+where m.webinar_id = %(webinar_id)s and m.id = %(message_id)s
+returning m.seq, {MESSAGE_COLUMNS}
+"""
+
+QUESTION_COLUMNS = """
+q.id, q.display_name, q.body, q.status, q.is_public, q.pinned, q.answer, q.answered_at,
+q.created_at, q.updated_at,
+q.user_id = %(user_id)s as mine,
+case when %(admin)s then q.user_id end as user_id,
+(select count(*) from reactions r
+ where r.webinar_id = q.webinar_id and r.target_type = 'question' and r.target_id = q.id
+   and r.kind = 'upvote') as upvotes,
+exists (select from reactions r
+        where r.webinar_id = q.webinar_id and r.target_type = 'question' and r.target_id = q.id
+          and r.kind = 'upvote' and r.user_id = %(user_id)s) as upvoted
+"""
+
+# With a status filter, a question changed after the cursor that no longer has that status is
+# reported as removed: a client showing "pending" learns that one was answered or hidden.
+POLL_QUESTIONS = f"""
+with changes as (
+    select q.seq, (%(status)s::text is not null and q.status <> %(status)s) as removed, {QUESTION_COLUMNS}
+    from questions q
+    where q.webinar_id = %(webinar_id)s and q.seq > %(after)s
+    union all
+    select r.seq, true, r.id, null, null, null, null, null, null, null, null, null, null, null, null, null
+    from app.removed_questions(%(webinar_id)s, %(after)s) r
+    where not %(admin)s
+),
+page as (select * from changes order by seq limit %(limit)s)
+select coalesce((select f.seq from chat_feeds f
+                 where f.webinar_id = %(webinar_id)s and f.feed = 'questions'), 0) as head,
+       page.*
+from (select) as one_row
+left join page on true
+order by page.seq
+"""
+
+ASK_QUESTION = f"""
+insert into questions as q (webinar_id, client_id, agency_id, user_id, display_name, body, is_public)
+values (%(webinar_id)s, %(client_id)s, %(agency_id)s, %(user_id)s, %(display_name)s, %(body)s, %(is_public)s)
+returning q.seq, {QUESTION_COLUMNS}
+"""
+
+# Answer, hide/unhide, pin/unpin; null leaves a field as it is. Status follows: hidden while
+# hidden; otherwise answered once there is an answer, else pending. Answering a hidden question
+# keeps it hidden until it is unhidden.
+MODERATE_QUESTION = f"""
+update questions as q set
+    answer = coalesce(%(answer)s, q.answer),
+    answered_by = case when %(answer)s::text is not null then %(user_id)s else q.answered_by end,
+    answered_at = case when %(answer)s::text is not null then now() else q.answered_at end,
+    status = case
+        when %(hidden)s::boolean then 'hidden'
+        when %(hidden)s::boolean = false or q.status <> 'hidden' then
+            case when coalesce(%(answer)s, q.answer) is not null then 'answered' else 'pending' end
+        else q.status
+    end,
+    pinned = coalesce(%(pinned)s, q.pinned),
+    updated_at = now()
+where q.webinar_id = %(webinar_id)s and q.id = %(question_id)s
+returning q.seq, {QUESTION_COLUMNS}
+"""
+
+UPVOTE_QUESTION = "select * from app.upvote_question(%(webinar_id)s, %(question_id)s, %(up)s)"

@@ -1,0 +1,233 @@
+"""Chat and Q&A (contract §5): the write paths, moderation, and the fallback polls.
+
+While the realtime channel is down every viewer polls `messages` every 2 s and `questions` every
+5 s. A poll whose cursor is current is answered from the Redis marker with no database work
+(feed.py); one that is behind reads one page in one statement, behind the poll breaker
+(breaker.py). Every answer says in `Poll-Interval` how many seconds to wait before the next.
+"""
+
+import functools
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from eventflow import breaker, db, limits
+from eventflow.auth import ADMINS, EVERYONE, PARTICIPANT, current_principal
+from eventflow.chat import feed, queries
+from eventflow.chat.schemas import (
+    MessagePageSchema,
+    MessageSchema,
+    ModerateMessageSchema,
+    ModerateQuestionSchema,
+    NewMessageSchema,
+    NewQuestionSchema,
+    PollArgsSchema,
+    QuestionPageSchema,
+    QuestionPollArgsSchema,
+    QuestionSchema,
+    UpvoteSchema,
+)
+from eventflow.limits import limiter
+from eventflow.tenancy import enter_webinar
+
+blp = Blueprint("chat", __name__, url_prefix="/api/webinars", description="Chat and Q&A")
+
+PARTICIPANTS = frozenset({PARTICIPANT})
+# Upvotes have no cadence in the seed: a viewer clicking through the Q&A list, not a script.
+UPVOTE = "30 per minute"
+ROW_ID = "int(max=9223372036854775807)"  # a bigint; larger is 404, not a database error
+ERRORS = {
+    401: "Missing or invalid token",
+    403: "The role may not use this endpoint",
+    404: "No such webinar (or row) in the caller's scope",
+    422: "Invalid query or body",
+    429: "Too many requests; see Retry-After",
+    503: "The database is unavailable; see Retry-After",
+}
+
+
+@blp.record_once
+def _bind_breaker(state):
+    breaker.init_app(state.app)
+
+
+def _document(*codes):
+    def decorate(fn):
+        for code in codes:
+            fn = blp.alt_response(code, description=ERRORS[code])(fn)
+        return fn
+
+    return decorate
+
+
+def authenticated(view):
+    """Verify the token before the rate limiter keys on it, so that a missing token is a plain
+    401 rather than an error inside the limiter."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        current_principal()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _params(principal, webinar_id, **more):
+    return {"webinar_id": webinar_id, "user_id": principal.user_id, "admin": principal.role in ADMINS} | more
+
+
+def _new_row(principal, webinar, **more):
+    """Parameters of an insert: the row's tenant comes from the webinar, its author from the token."""
+    return _params(
+        principal,
+        webinar.id,
+        client_id=webinar.client_id,
+        agency_id=webinar.agency_id,
+        role=principal.role,
+        display_name=principal.name,
+        **more,
+    )
+
+
+def _poll(feed_name, webinar_id, args, query, **more):
+    """One poll of a feed: (page, status, headers). Current cursor: no database work at all."""
+    after = int(args["after"])
+    poll_breaker = current_app.extensions[breaker.EXTENSION_KEY]
+    try:
+        with poll_breaker.guard() as probe:
+            principal, _ = enter_webinar(webinar_id, EVERYONE)
+            marker, redis_ok = feed.read_marker(webinar_id, feed_name)
+            if marker == after:
+                page = {feed_name: [], "removed": [], "next": str(after)}
+                return page, 200, _poll_headers(feed_name, redis_ok)
+            params = _params(principal, webinar_id, after=after, limit=args["limit"], **more)
+            rows = db.connection().execute(query, params).fetchall()
+            probe.reached_database()
+    except breaker.BreakerOpen as exc:
+        feed.breaker_refusal(exc)
+    head = rows[0]["head"]
+    changes = [row for row in rows if row["seq"] is not None]
+    next_cursor = changes[-1]["seq"] if len(changes) == args["limit"] else head
+    if redis_ok and (marker is None or marker < head):
+        feed.raise_marker(webinar_id, feed_name, head)
+    page = {
+        feed_name: [row for row in changes if not row["removed"]],
+        "removed": [row["id"] for row in changes if row["removed"]],
+        "next": str(next_cursor),
+    }
+    return page, 200, _poll_headers(feed_name, redis_ok)
+
+
+def _poll_headers(feed_name, redis_ok):
+    return {"Poll-Interval": str(feed.poll_interval(feed_name, redis_ok)), "Cache-Control": "no-store"}
+
+
+def _written(webinar_id, feed_name, row, status=200):
+    """Answer a write: 404 if no row was visible to write, else commit and announce it."""
+    if row is None:
+        abort(404, message=f"{feed_name[:-1]} not found")
+    feed.commit_then_raise(webinar_id, feed_name, row["seq"])
+    return row, status
+
+
+@blp.route("/<uuid:webinar_id>/messages")
+class Messages(MethodView):
+    @authenticated
+    @limiter.limit(limits.MESSAGES_POLL)
+    @blp.arguments(PollArgsSchema, location="query")
+    @blp.response(200, MessagePageSchema, headers={"Poll-Interval": {"description": "seconds until the next poll"}})
+    @_document(401, 404, 422, 429, 503)
+    def get(self, args, webinar_id):
+        """Messages after the cursor, oldest change first. Hidden messages are left out for
+        participants (but their own), and reported in `removed` if hidden after the cursor."""
+        return _poll(feed.MESSAGES, webinar_id, args, queries.POLL_MESSAGES)
+
+    @authenticated
+    @limiter.limit(limits.POST_MESSAGE)
+    @blp.arguments(NewMessageSchema)
+    @blp.response(201, MessageSchema)
+    @_document(401, 404, 422, 429)
+    def post(self, body, webinar_id):
+        """Send a chat message, as the caller (the display name comes from the token)."""
+        principal, webinar = enter_webinar(webinar_id, EVERYONE)
+        row = db.connection().execute(queries.POST_MESSAGE, _new_row(principal, webinar, body=body["body"])).fetchone()
+        return _written(webinar_id, feed.MESSAGES, row, 201)
+
+
+@blp.route(f"/<uuid:webinar_id>/messages/<{ROW_ID}:message_id>")
+class Message(MethodView):
+    @blp.arguments(ModerateMessageSchema)
+    @blp.response(200, MessageSchema)
+    @_document(401, 403, 404, 422)
+    def patch(self, body, webinar_id, message_id):
+        """Hide (or show again) a message: admins only."""
+        principal, _ = enter_webinar(webinar_id, ADMINS)
+        params = _params(principal, webinar_id, message_id=message_id, hidden=body["hidden"])
+        return _written(webinar_id, feed.MESSAGES, db.connection().execute(queries.MODERATE_MESSAGE, params).fetchone())
+
+
+@blp.route("/<uuid:webinar_id>/questions")
+class Questions(MethodView):
+    @authenticated
+    @limiter.limit(limits.QUESTIONS_POLL)
+    @blp.arguments(QuestionPollArgsSchema, location="query")
+    @blp.response(200, QuestionPageSchema, headers={"Poll-Interval": {"description": "seconds until the next poll"}})
+    @_document(401, 404, 422, 429, 503)
+    def get(self, args, webinar_id):
+        """Questions changed after the cursor, oldest change first, optionally of one status.
+        Participants see their own questions and the answered public ones; admins see all."""
+        return _poll(feed.QUESTIONS, webinar_id, args, queries.POLL_QUESTIONS, status=args["status"])
+
+    @authenticated
+    @limiter.limit(limits.POST_QUESTION)
+    @blp.arguments(NewQuestionSchema)
+    @blp.response(201, QuestionSchema)
+    @_document(401, 403, 404, 422, 429)
+    def post(self, body, webinar_id):
+        """Ask a question: participants only."""
+        principal, webinar = enter_webinar(webinar_id, PARTICIPANTS)
+        params = _new_row(principal, webinar, body=body["body"], is_public=body["is_public"])
+        return _written(
+            webinar_id, feed.QUESTIONS, db.connection().execute(queries.ASK_QUESTION, params).fetchone(), 201
+        )
+
+
+@blp.route(f"/<uuid:webinar_id>/questions/<{ROW_ID}:question_id>")
+class Question(MethodView):
+    @blp.arguments(ModerateQuestionSchema)
+    @blp.response(200, QuestionSchema)
+    @_document(401, 403, 404, 422)
+    def patch(self, body, webinar_id, question_id):
+        """Answer, hide or unhide, pin or unpin a question: admins only."""
+        principal, _ = enter_webinar(webinar_id, ADMINS)
+        params = _params(principal, webinar_id, question_id=question_id, **body)
+        return _written(
+            webinar_id, feed.QUESTIONS, db.connection().execute(queries.MODERATE_QUESTION, params).fetchone()
+        )
+
+
+@blp.route(f"/<uuid:webinar_id>/questions/<{ROW_ID}:question_id>/upvote")
+class Upvote(MethodView):
+    def _vote(self, webinar_id, question_id, up):
+        enter_webinar(webinar_id, PARTICIPANTS)
+        params = {"webinar_id": webinar_id, "question_id": question_id, "up": up}
+        row = db.connection().execute(queries.UPVOTE_QUESTION, params).fetchone()
+        _written(webinar_id, feed.QUESTIONS, row)
+        return {"question_id": question_id, "upvotes": row["upvotes"], "upvoted": row["upvoted"]}
+
+    @authenticated
+    @limiter.limit(UPVOTE)
+    @blp.response(200, UpvoteSchema)
+    @_document(401, 403, 404, 429)
+    def post(self, webinar_id, question_id):
+        """Upvote a question the caller can see, once; repeats are harmless."""
+        return self._vote(webinar_id, question_id, True)
+
+    @authenticated
+    @limiter.limit(UPVOTE)
+    @blp.response(200, UpvoteSchema)
+    @_document(401, 403, 404, 429)
+    def delete(self, webinar_id, question_id):
+        """Withdraw the caller's upvote; repeats are harmless."""
+        return self._vote(webinar_id, question_id, False)
