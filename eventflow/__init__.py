@@ -5,7 +5,7 @@ import logging
 from flask import Flask
 from flask_smorest import Api
 
-from eventflow import db, embedded, errors, http, limits, redis_client, tenancy
+from eventflow import db, embedded, errors, http, jsonlog, limits, metrics, redis_client, tenancy
 from eventflow.access import snapshot
 from eventflow.config import Settings
 
@@ -33,7 +33,9 @@ def create_app(settings=None):
         },
     )
     app.extensions["eventflow.settings"] = settings
-    logging.basicConfig(level=logging.INFO)
+    # First, so that their after_request hooks run last and see the final response.
+    jsonlog.init_app(app)
+    metrics.init_app(app, settings)
     logging.getLogger("pgserver").setLevel(logging.WARNING)
 
     redis_client.init_app(app, settings)
@@ -50,6 +52,9 @@ def create_app(settings=None):
     from eventflow import cli
 
     cli.init_app(app)
+    from jobs import cli as jobs_cli
+
+    jobs_cli.init_app(app)
     return app
 
 

@@ -1,5 +1,6 @@
 """The presence sweep: viewers who vanished without `exit` leave the live list, and their
-sessions are closed at their last heartbeat (contract §5)."""
+sessions are closed at their last heartbeat (contract §5). Closing at the last heartbeat keeps
+the session's span unchanged, so the rollups need not look at it again."""
 
 from eventflow.config import Settings
 from jobs.worker import MAINTENANCE, connect, job
@@ -18,11 +19,16 @@ where exited_at is null
 """
 
 
-@job(MAINTENANCE, timeout=60)
-def sweep_presence(timeout_seconds=None):
-    """Returns how many viewers left the live list and how many sessions were closed."""
-    params = {"timeout": timeout_seconds or Settings.from_env().presence_timeout_seconds}
-    with connect() as conn, conn.transaction():
+def run(conn, timeout_seconds):
+    params = {"timeout": timeout_seconds}
+    with conn.transaction():
         removed = conn.execute(DELETE_STALE_PRESENCE, params).rowcount
         closed = conn.execute(CLOSE_ABANDONED_SESSIONS, params).rowcount
     return {"presence_removed": removed, "sessions_closed": closed}
+
+
+@job(MAINTENANCE, timeout=60, retries=2)
+def sweep_presence(timeout_seconds=None):
+    """Returns how many viewers left the live list and how many sessions were closed."""
+    with connect() as conn:
+        return run(conn, timeout_seconds or Settings.from_env().presence_timeout_seconds)

@@ -168,3 +168,12 @@ select c.id, 'new.admin+' || left(c.id::text, 8) || '@example.com', c.id,
        md5(gen_random_uuid()::text), now() + interval '7 days'
 from clients c
 where c.id in (select w.client_id from webinars w where w.id in (select id from seed_webinars));
+
+-- What the attendance job would compute from the sessions above (one session per viewer).
+insert into webinar_attendance (webinar_id, user_id, client_id, agency_id, first_join_at, last_leave_at,
+                                watch_seconds, sessions, rejoins)
+select s.webinar_id, s.user_id, s.client_id, s.agency_id, s.entered_at,
+       coalesce(s.exited_at, s.last_heartbeat_at),
+       floor(extract(epoch from coalesce(s.exited_at, s.last_heartbeat_at) - s.entered_at))::integer, 1, 0
+from webinar_user_sessions s
+where s.webinar_id in (select id from seed_webinars);
