@@ -42,6 +42,7 @@ class RequestContext:
 
 
 NO_CONTEXT = RequestContext()
+RECONNECT_GIVE_UP_SECONDS = 2.0
 _open_lock = threading.Lock()
 
 
@@ -53,6 +54,10 @@ def make_pool(url, settings, name):
         timeout=settings.db_pool_timeout,
         name=name,
         open=False,
+        # Give up reconnecting in the background soon: a request that then finds the pool
+        # empty grows it with a fresh, immediate attempt, so after a database outage the pool
+        # recovers with the first request instead of after an exponential backoff.
+        reconnect_timeout=RECONNECT_GIVE_UP_SECONDS,
         kwargs={
             "row_factory": dict_row,
             "options": f"-c statement_timeout={settings.statement_timeout_ms}",

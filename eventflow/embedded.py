@@ -42,6 +42,15 @@ class EmbeddedServices:
         log.info("embedded PostgreSQL running in %s", pgdata)
         return make_conninfo(admin_url, dbname=DATABASE_NAME)
 
+    def pause_postgres(self):
+        """Stop the server (fast shutdown), keeping its data: an outage, for fault tests."""
+        from pgserver import pg_ctl
+
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self._postgres.pgdata, user=self._postgres.system_user)
+
+    def resume_postgres(self):
+        self._postgres.ensure_postgres_running()
+
     @staticmethod
     def _ensure_database(admin_url):
         import psycopg
@@ -113,13 +122,17 @@ class EmbeddedServices:
             path.chmod(0o600)
         return path.read_text().strip()
 
-    def stop(self):
+    def pause_redis(self):
+        """Shut Redis down; `start_redis()` brings it back."""
         url = f"unix://{self.redis_socket}"
         if self._redis_answers(url):
             try:
                 redis.Redis.from_url(url).shutdown(nosave=True)
             except redis.ConnectionError:
                 pass  # it closes the connection as it goes down
+
+    def stop(self):
+        self.pause_redis()
         if self._postgres is not None:
             self._postgres.cleanup_mode = "stop"
             self._postgres.cleanup()

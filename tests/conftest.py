@@ -6,8 +6,16 @@ the suite needs nothing on the machine but Python. Tests talk to the app's real 
 Tests isolate themselves by creating their own tenants (`make_tenant`), not by rollback.
 """
 
+import json
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +28,7 @@ from eventflow import auth, create_app, db
 from eventflow.config import Settings
 from eventflow.embedded import EmbeddedServices
 from eventflow.migrations import upgrade
+from eventflow.serve import PROJECT_DIR, child_environment
 
 JWT_SECRET = "test-secret-" + "0123456789abcdef" * 4  # 64+ bytes: long enough for any HMAC
 
@@ -37,6 +46,7 @@ def services():
         "worker_url": embedded.role_url(owner_url, "eventflow_worker"),
         "redis_url": redis_url,
         "state_dir": state_dir,
+        "embedded": embedded,
     }
     embedded.stop()
     shutil.rmtree(state_dir, ignore_errors=True)
@@ -169,3 +179,49 @@ class Tenant:
 
 def bearer(token):
     return {"Authorization": f"Bearer {token}"}
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_call(url, method="GET", headers=None, json_body=None, timeout=5):
+    """One real HTTP request; returns the status (a connection failure raises OSError)."""
+    data = None if json_body is None else json.dumps(json_body).encode()
+    headers = dict(headers or {}) | ({"Content-Type": "application/json"} if data else {})
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.fixture(scope="session")
+def live_server(settings):
+    """The app under gunicorn with two workers, as ops run it: yields (base URL, master process)."""
+    port = _free_port()
+    env = child_environment(settings) | {"GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2"}
+    master = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if http_call(f"{base}/healthz", timeout=1) == 200:
+                break
+        except OSError:
+            pass
+        assert master.poll() is None, "gunicorn exited at start"
+        assert time.monotonic() < deadline, "gunicorn did not answer in 30 s"
+        time.sleep(0.2)
+    yield base, master
+    master.send_signal(signal.SIGTERM)
+    master.wait(timeout=30)

@@ -3,59 +3,12 @@
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import psutil
-import pytest
 
-from eventflow.serve import PROJECT_DIR, child_environment
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _get(url, headers=None, timeout=5):
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
-@pytest.fixture(scope="module")
-def live_server(settings):
-    port = _free_port()
-    env = child_environment(settings) | {"GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2"}
-    master = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if _get(f"{base}/healthz", timeout=1) == 200:
-                break
-        except OSError:
-            pass
-        assert master.poll() is None, "gunicorn exited at start"
-        assert time.monotonic() < deadline, "gunicorn did not answer in 30 s"
-        time.sleep(0.2)
-    yield base, master
-    master.send_signal(signal.SIGTERM)
-    master.wait(timeout=30)
+from tests.conftest import http_call
 
 
 def _raw(port, payload):
@@ -77,7 +30,7 @@ def test_content_length_with_transfer_encoding_is_refused(live_server):
 
 def test_overlong_request_line_is_refused(live_server):
     base, _ = live_server
-    status = _get(f"{base}/healthz?{'x' * 10_000}")
+    status = http_call(f"{base}/healthz?{'x' * 10_000}")
     assert status in (400, 414)
 
 
@@ -86,13 +39,13 @@ def test_a_killed_worker_is_replaced_and_only_in_flight_requests_fail(live_serve
     tenant = make_tenant()
     _, headers = tenant.participant()
     poll = f"{base}/api/webinars/{tenant.webinar_id}/stats/access"
-    assert _get(poll, headers) == 200
+    assert http_call(poll, headers=headers) == 200
     statuses, stop = [], threading.Event()
 
     def crowd():
         while not stop.is_set():
             try:
-                statuses.append(_get(f"{base}/healthz", timeout=5))
+                statuses.append(http_call(f"{base}/healthz", timeout=5))
             except OSError:
                 statuses.append("connection error")
 
@@ -117,4 +70,4 @@ def test_a_killed_worker_is_replaced_and_only_in_flight_requests_fail(live_serve
     failures = [status for status in statuses if status != 200]
     assert len(statuses) > 50
     assert len(failures) <= len(threads), failures  # at most the requests in flight at the kill
-    assert _get(poll, headers) == 200
+    assert http_call(poll, headers=headers) == 200
