@@ -1,6 +1,8 @@
 """Every kind of invalid token of contract §2 gets 401; tenant comes only from the token."""
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -21,11 +23,28 @@ def _valid_claims(**overrides):
     return {k: v for k, v in claims.items() if v is not None}
 
 
-def _unsigned(claims):
-    def part(obj):
-        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+def _part(obj):
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
 
-    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+def _unsigned(claims):
+    return f"{_part({'alg': 'none', 'typ': 'JWT'})}.{_part(claims)}."
+
+
+def _hmac_signed(header, claims, key=JWT_SECRET):
+    """HMAC-SHA256 by hand, whatever the header claims (PyJWT refuses to forge these)."""
+    signing_input = f"{_part(header)}.{_part(claims)}"
+    signature = hmac.new(key.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+
+
+PUBLIC_KEY = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----\n"
+
+
+def _tamper(token, **changes):
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return f"{header}.{_part(claims | changes)}.{signature}"
 
 
 INVALID_TOKENS = {
@@ -34,6 +53,11 @@ INVALID_TOKENS = {
     "wrong key": lambda: _encode(_valid_claims(), key="another-secret-of-sufficient-length-123"),
     "alg none": lambda: _unsigned(_valid_claims()),
     "HS512 instead of HS256": lambda: _encode(_valid_claims(), algorithm="HS512"),
+    # algorithm confusion: the right secret under another algorithm's name, or a public key as secret
+    "RS256 header on an HMAC signature": lambda: _hmac_signed({"alg": "RS256"}, _valid_claims()),
+    "ES256 header on an HMAC signature": lambda: _hmac_signed({"alg": "ES256"}, _valid_claims()),
+    "public key used as HMAC secret": lambda: _hmac_signed({"alg": "HS256"}, _valid_claims(), key=PUBLIC_KEY),
+    "tampered claims": lambda: _tamper(_encode(_valid_claims()), role="agency_admin"),
     "expired": lambda: _encode(_valid_claims(exp=int(time.time()) - 10)),
     "no exp": lambda: _encode(_valid_claims(exp=None)),
     "not yet valid": lambda: _encode(_valid_claims(nbf=int(time.time()) + 600)),
@@ -83,3 +107,21 @@ def test_tenant_in_headers_query_or_body_is_ignored(client, make_tenant):
     response = client.get(f"/api/webinars?client_id={theirs.client_id}", headers=headers)
     assert response.status_code == 200
     assert {row["id"] for row in response.json} == {str(mine.webinar_id)}
+
+
+def test_a_client_admin_token_naming_another_clients_webinar_is_404(client, make_tenant):
+    mine, theirs = make_tenant(), make_tenant()
+    for path in ("", "/stats/access"):
+        response = client.get(f"/api/webinars/{theirs.webinar_id}{path}", headers=mine.client_admin())
+        assert response.status_code == 404, path
+
+
+def test_body_fields_cannot_set_tenant_or_role(client, owner, make_tenant):
+    tenant, other = make_tenant(), make_tenant()
+    user_id, headers = tenant.participant()
+    forged = {"client_id": str(other.client_id), "role": "client_admin", "user_id": str(uuid.uuid4())}
+    response = client.post(f"/api/webinars/{tenant.webinar_id}/register", headers=headers, json=forged)
+    assert response.status_code == 422
+    assert client.post(f"/api/webinars/{tenant.webinar_id}/register", headers=headers).status_code == 201
+    row = owner.execute("select user_id from registrations where webinar_id = %s", (tenant.webinar_id,)).fetchone()
+    assert row["user_id"] == user_id
