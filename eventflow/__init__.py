@@ -62,7 +62,8 @@ def _register_blueprints(api):
     from eventflow.access.views import blp as access
     from eventflow.chat.views import blp as chat
     from eventflow.health.views import blp as health
+    from eventflow.stats.views import blp as stats
     from eventflow.webinars.views import blp as webinars
 
-    for blueprint in (health, webinars, access, chat):
+    for blueprint in (health, webinars, access, chat, stats):
         api.register_blueprint(blueprint)

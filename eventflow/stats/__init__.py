@@ -1,0 +1,1 @@
+"""The admin dashboard (GET /stats?sections=...) and the attendance export."""

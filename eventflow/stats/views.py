@@ -1,0 +1,74 @@
+"""The admin dashboard and the attendance export (admins only; another tenant's webinar 404)."""
+
+from flask import Response, current_app, g, request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from eventflow import db, limits
+from eventflow.auth import ADMINS
+from eventflow.limits import limiter
+from eventflow.stats import export, sections
+from eventflow.stats.schemas import SECTIONS, AttendanceArgsSchema, AttendanceSchema, StatsArgsSchema, StatsSchema
+from eventflow.tenancy import enter_webinar
+
+blp = Blueprint("stats", __name__, url_prefix="/api/webinars", description="Admin dashboard and attendance")
+
+
+def _requested_sections(raw):
+    if raw is None or not raw.strip():
+        return SECTIONS
+    wanted = [name.strip() for name in raw.split(",") if name.strip()]
+    unknown = sorted(set(wanted) - set(SECTIONS))
+    if unknown:
+        abort(400, message=f"unknown sections: {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
+    return tuple(name for name in SECTIONS if name in wanted)
+
+
+@blp.route("/<uuid:webinar_id>/stats")
+class Stats(MethodView):
+    @limiter.limit(limits.DASHBOARD_STATS)
+    @blp.arguments(StatsArgsSchema, location="query")
+    @blp.response(200, StatsSchema)
+    @blp.alt_response(400, description="An unknown section")
+    @blp.alt_response(401, description="Missing or invalid token")
+    @blp.alt_response(403, description="Participants have no dashboard")
+    @blp.alt_response(404, description="No such webinar in the caller's scope")
+    def get(self, args, webinar_id):
+        """The dashboard: the requested sections (all by default), each defined in its schema."""
+        enter_webinar(webinar_id, ADMINS)
+        wanted = _requested_sections(args["sections"])
+        settings = current_app.extensions["eventflow.settings"]
+        conn = db.connection()
+        stats = {"webinar_id": webinar_id}
+        for name in wanted:
+            stats[name] = sections.READERS[name](conn, webinar_id, settings)
+        return stats
+
+
+@blp.route("/<uuid:webinar_id>/attendance")
+class Attendance(MethodView):
+    @limiter.limit(limits.DASHBOARD_STATS)
+    @blp.arguments(AttendanceArgsSchema, location="query")
+    @blp.response(200, AttendanceSchema, description="JSON, or CSV (text/csv) with the same columns")
+    @blp.alt_response(401, description="Missing or invalid token")
+    @blp.alt_response(403, description="Participants have no attendance export")
+    @blp.alt_response(404, description="No such webinar in the caller's scope")
+    def get(self, args, webinar_id):
+        """One row per registrant or viewer, streamed: JSON, or CSV with `Accept: text/csv` or `?format=csv`."""
+        enter_webinar(webinar_id, ADMINS)
+        settings = current_app.extensions["eventflow.settings"]
+        as_csv = _wants_csv(args["format"])
+        rows = export.rows(db.get_pool(), g.db_context, webinar_id, settings.attended_share)
+        if as_csv:
+            return Response(
+                export.as_csv(rows),
+                mimetype="text/csv",
+                headers={"Content-Disposition": f'attachment; filename="attendance-{webinar_id}.csv"'},
+            )
+        return Response(export.as_json(rows, webinar_id, settings.attended_share), mimetype="application/json")
+
+
+def _wants_csv(format_arg):
+    if format_arg:
+        return format_arg == "csv"
+    return request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"

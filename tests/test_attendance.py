@@ -1,0 +1,105 @@
+"""The attendance export: one row per registrant or viewer, JSON and CSV agreeing, streamed in
+batches, consistent with the dashboard, and only for the webinar's own admins."""
+
+import csv
+import io
+import json
+import uuid
+
+import pytest
+
+from eventflow.stats.export import COLUMNS
+from tests import brute_force, test_stats
+
+# The dashboard's fixtures, shared: the same webinar must give the same figures in both places.
+busy_webinar = test_stats.busy_webinar
+rolled_up = test_stats.rolled_up
+
+
+def _url(tenant, query=""):
+    return f"/api/webinars/{tenant.webinar_id}/attendance{query}"
+
+
+def _csv_rows(response):
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+
+def _as_csv_text(row):
+    """A JSON row as the CSV writes it."""
+    return {
+        k: "" if v is None else ("true" if v is True else "false" if v is False else str(v)) for k, v in row.items()
+    }
+
+
+def test_json_rows_are_the_registrants_and_viewers(client, busy_webinar):
+    tenant, sessions = busy_webinar
+    response = client.get(_url(tenant), headers=tenant.client_admin())
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    body = response.json
+    assert body["webinar_id"] == str(tenant.webinar_id) and body["attended_share"] == 0.5
+    rows = body["viewers"]
+    assert len(rows) == 6  # five registrants, one viewer who never registered
+    assert all(list(row) == list(COLUMNS) for row in rows)
+    expected = brute_force.attendance(sessions)
+    for row in rows:
+        figures = expected.get(uuid.UUID(row["user_id"]))
+        if figures is None:
+            assert (row["watch_seconds"], row["sessions"], row["first_join_at"], row["attended"]) == (0, 0, None, False)
+        else:
+            assert (row["watch_seconds"], row["sessions"], row["rejoins"]) == (figures[2], figures[3], figures[4])
+    assert [row["registered"] for row in rows].count(False) == 1
+    assert sum(row["attended"] for row in rows) == 1
+
+
+def test_csv_and_json_agree(client, busy_webinar):
+    tenant, _ = busy_webinar
+    as_json = client.get(_url(tenant), headers=tenant.client_admin()).json["viewers"]
+    by_accept = client.get(_url(tenant), headers={**tenant.client_admin(), "Accept": "text/csv"})
+    by_query = client.get(_url(tenant, "?format=csv"), headers=tenant.agency_admin())
+    assert by_accept.mimetype == "text/csv" and "attachment" in by_accept.headers["Content-Disposition"]
+    assert _csv_rows(by_accept) == _csv_rows(by_query) == [_as_csv_text(row) for row in as_json]
+
+
+def test_attendance_and_dashboard_agree(client, busy_webinar):
+    tenant, _ = busy_webinar
+    rows = client.get(_url(tenant), headers=tenant.client_admin()).json["viewers"]
+    stats = client.get(f"/api/webinars/{tenant.webinar_id}/stats", headers=tenant.client_admin()).json
+    registered = [row for row in rows if row["registered"]]
+    assert stats["registrants"]["total"] == len(registered)
+    assert stats["registrants"]["attended"] == sum(row["attended"] for row in registered)
+    assert stats["registrants"]["no_shows"] == sum(row["sessions"] == 0 for row in registered)
+    assert stats["sessions"]["unique_viewers"] == sum(row["sessions"] > 0 for row in rows)
+    assert stats["sessions"]["sessions"] == sum(row["sessions"] for row in rows)
+    assert stats["sessions"]["total_watch_seconds"] == sum(row["watch_seconds"] for row in rows)
+
+
+def test_a_large_export_streams_in_batches(client, make_tenant, owner):
+    tenant = make_tenant()
+    owner.execute(
+        """insert into registrations (webinar_id, user_id, display_name)
+           select %s, gen_random_uuid(), '=cmd|' || n from generate_series(1, 2500) n""",
+        (tenant.webinar_id,),
+    )
+    response = client.get(_url(tenant), headers=tenant.client_admin())
+    assert response.is_streamed
+    rows = json.loads(response.get_data())["viewers"]
+    assert len(rows) == 2500
+    exported = _csv_rows(client.get(_url(tenant, "?format=csv"), headers=tenant.client_admin()))
+    assert len(exported) == 2500
+    # A name a spreadsheet would run as a formula is defused in the CSV.
+    assert all(row["display_name"].startswith("'=cmd|") for row in exported)
+
+
+@pytest.mark.parametrize("query", ["", "?format=csv"])
+def test_who_may_export(client, busy_webinar, make_tenant, query):
+    tenant, _ = busy_webinar
+    _, participant = tenant.participant()
+    assert client.get(_url(tenant, query), headers=participant).status_code == 403
+    assert client.get(_url(tenant, query), headers=make_tenant().client_admin()).status_code == 404
+    assert client.get(_url(tenant, query), headers=make_tenant().agency_admin()).status_code == 404
+
+
+def test_an_unknown_format_is_refused(client, busy_webinar):
+    tenant, _ = busy_webinar
+    assert client.get(_url(tenant, "?format=xlsx"), headers=tenant.client_admin()).status_code == 422

@@ -1,0 +1,86 @@
+"""Ops: Prometheus metrics at /metrics, JSON log lines, and the request id."""
+
+import io
+import json
+import logging
+
+from eventflow import create_app, jsonlog, metrics
+
+
+def _sample(text, name, **labels):
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{wanted}}}") or (not labels and line.startswith(f"{name} ")):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def test_metrics_count_requests_per_endpoint_and_status(client, make_tenant):
+    tenant = make_tenant()
+    url = f"/api/webinars/{tenant.webinar_id}/stats"
+    labels = {"endpoint": "/api/webinars/<uuid:webinar_id>/stats", "method": "GET", "status": "200"}
+    before = _sample(client.get("/metrics").get_data(as_text=True), "eventflow_http_requests_total", **labels) or 0
+    client.get(url, headers=tenant.client_admin())
+    client.get(url, headers=tenant.participant()[1])
+    text = client.get("/metrics").get_data(as_text=True)
+    assert _sample(text, "eventflow_http_requests_total", **labels) == before + 1
+    assert _sample(text, "eventflow_http_requests_total", **{**labels, "status": "403"}) >= 1
+    latency = {"endpoint": labels["endpoint"], "method": "GET"}
+    assert _sample(text, "eventflow_http_request_duration_seconds_count", **latency) >= 1
+
+
+def test_metrics_show_rq_queues_and_the_hooks_of_other_areas(client, app):
+    from rq import Queue
+
+    Queue("rollups", connection=app.extensions["eventflow.redis"]).enqueue("jobs.schedule.nothing_to_run")
+    metrics.SNAPSHOT_REBUILDS.labels("test").inc()
+    metrics.CACHE_HITS.labels("test").inc()
+    metrics.BREAKER_STATE.labels("test").set(metrics.BREAKER_OPEN)
+    response = client.get("/metrics")
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    text = response.get_data(as_text=True)
+    assert _sample(text, "eventflow_rq_queue_depth", queue="rollups") >= 1
+    assert _sample(text, "eventflow_rq_failed_jobs", queue="maintenance") is not None
+    assert _sample(text, "eventflow_rq_up") == 1
+    assert _sample(text, "eventflow_snapshot_rebuilds_total", snapshot="test") >= 1
+    assert _sample(text, "eventflow_cache_hits_total", cache="test") >= 1
+    assert _sample(text, "eventflow_breaker_state", breaker="test") == 2
+    Queue("rollups", connection=app.extensions["eventflow.redis"]).empty()
+
+
+def test_metrics_can_require_a_token(settings):
+    app = create_app(settings.with_overrides(metrics_token="scrape-me"))
+    try:
+        client = app.test_client()
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert client.get("/metrics", headers={"Authorization": "Bearer scrape-me"}).status_code == 200
+    finally:
+        app.extensions["eventflow.pool"].close()
+
+
+def test_every_response_carries_a_request_id(client):
+    generated = client.get("/healthz").headers["X-Request-Id"]
+    assert len(generated) == 32
+    assert client.get("/healthz", headers={"X-Request-Id": "lb-1234.abc"}).headers["X-Request-Id"] == "lb-1234.abc"
+    hostile = client.get("/healthz", headers={"X-Request-Id": 'x"<{}>' + "a" * 200}).headers["X-Request-Id"]
+    assert len(hostile) == 32
+    assert client.get("/no/such/thing").headers["X-Request-Id"]
+
+
+def test_log_lines_are_json_with_the_request_id(app):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(jsonlog.JsonFormatter())
+    log = logging.getLogger("eventflow.test")
+    log.addHandler(handler)
+    try:
+        with app.test_request_context("/", headers={"X-Request-Id": "req-42"}):
+            log.warning("webinar %s is busy", "w1", extra={"viewers": 20000})
+        log.error("outside a request")
+    finally:
+        log.removeHandler(handler)
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["message"] == "webinar w1 is busy" and first["request_id"] == "req-42"
+    assert first["level"] == "WARNING" and first["viewers"] == 20000 and first["logger"] == "eventflow.test"
+    assert "request_id" not in second
