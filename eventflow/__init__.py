@@ -15,7 +15,7 @@ API_VERSION = "1.0"
 
 def create_app(settings=None):
     settings = embedded.resolve(settings or Settings.from_env())
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # a JSON API serves no files
     app.config.update(
         API_TITLE=API_TITLE,
         API_VERSION=API_VERSION,
