@@ -18,7 +18,7 @@ def test_healthz_answers_without_dependencies(client):
 def test_readyz_checks_database_and_redis(client):
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json["checks"] == {"database": "ok", "redis": "ok"}
+    assert response.json["checks"] == {"database": "ok", "redis": "ok", "poll_breaker": "closed"}
 
 
 def test_openapi_document_is_served_and_requires_bearer_auth(client):

@@ -2,12 +2,13 @@
 
 import psycopg
 import redis
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from psycopg_pool import PoolTimeout
 
-from eventflow import db
+from eventflow import breaker, db
 from eventflow.redis_client import get_redis
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes")
@@ -51,7 +52,9 @@ class Readiness(MethodView):
     @blp.alt_response(503, schema=HealthSchema, description="A dependency is unreachable")
     @blp.doc(**NO_AUTH)
     def get(self):
-        """PostgreSQL and Redis both answer."""
+        """PostgreSQL and Redis both answer. `poll_breaker` (closed, open, half_open) is shown,
+        not judged: an open breaker is this process protecting the database, not a fault of its own."""
         checks = {"database": _check_database(), "redis": _check_redis()}
         ready = all(value == "ok" for value in checks.values())
+        checks["poll_breaker"] = breaker.describe(current_app)
         return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
