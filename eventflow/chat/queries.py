@@ -7,6 +7,17 @@ both rows the caller may see and (participants only) stubs of rows hidden from t
 the next cursor is exact: the last change on a full page, else the head.
 """
 
+# The common end of both polls: the page, and the feed's head (0 before its first change).
+PAGE_AND_HEAD = """,
+page as (select * from changes order by seq limit %(limit)s)
+select coalesce((select f.seq from chat_feeds f
+                 where f.webinar_id = %(webinar_id)s and f.feed = %(feed)s), 0) as head,
+       page.*
+from (select) as one_row
+left join page on true
+order by page.seq
+"""
+
 MESSAGE_COLUMNS = """
 m.id, m.author_role, m.display_name, m.body, m.hidden, m.created_at,
 m.user_id = %(user_id)s as mine,
@@ -22,15 +33,7 @@ with changes as (
     select r.seq, true, r.id, null, null, null, null, null, null, null
     from app.removed_messages(%(webinar_id)s, %(after)s) r
     where not %(admin)s
-),
-page as (select * from changes order by seq limit %(limit)s)
-select coalesce((select f.seq from chat_feeds f
-                 where f.webinar_id = %(webinar_id)s and f.feed = 'messages'), 0) as head,
-       page.*
-from (select) as one_row
-left join page on true
-order by page.seq
-"""
+){PAGE_AND_HEAD}"""
 
 POST_MESSAGE = f"""
 insert into messages as m (webinar_id, client_id, agency_id, user_id, author_role, display_name, body)
@@ -68,15 +71,7 @@ with changes as (
     select r.seq, true, r.id, null, null, null, null, null, null, null, null, null, null, null, null, null
     from app.removed_questions(%(webinar_id)s, %(after)s) r
     where not %(admin)s
-),
-page as (select * from changes order by seq limit %(limit)s)
-select coalesce((select f.seq from chat_feeds f
-                 where f.webinar_id = %(webinar_id)s and f.feed = 'questions'), 0) as head,
-       page.*
-from (select) as one_row
-left join page on true
-order by page.seq
-"""
+){PAGE_AND_HEAD}"""
 
 ASK_QUESTION = f"""
 insert into questions as q (webinar_id, client_id, agency_id, user_id, display_name, body, is_public)

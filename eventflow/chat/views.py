@@ -101,7 +101,7 @@ def _poll(feed_name, webinar_id, args, query, **more):
             if marker == after:
                 page = {feed_name: [], "removed": [], "next": str(after)}
                 return page, 200, _poll_headers(feed_name, redis_ok)
-            params = _params(principal, webinar_id, after=after, limit=args["limit"], **more)
+            params = _params(principal, webinar_id, feed=feed_name, after=after, limit=args["limit"], **more)
             rows = db.connection().execute(query, params).fetchall()
             probe.reached_database()
     except breaker.BreakerOpen as exc:
