@@ -19,3 +19,21 @@ limit_request_fields = 50
 limit_request_field_size = 8190
 accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # off unless asked: the hot path is loud
 wsgi_app = "wsgi:app"
+
+
+# Prometheus in multiprocess mode (eventflow/metrics.py): with PROMETHEUS_MULTIPROC_DIR set, each
+# worker writes its metrics there; start from an empty directory and drop a dead worker's gauges.
+def on_starting(server):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -28,6 +28,8 @@ def generate_sessions(webinar, start, minutes, viewers, seed):
         while at < end:
             if rng.random() < 0.1:
                 at = bucket_of(at) + BUCKET  # exactly on a boundary
+                if at >= end:
+                    break
             length = timedelta(seconds=rng.choice([0, 30, 299, 300, 301, 700, 1500, rng.randrange(1, 2400)]))
             stop = min(at + length, end)
             if rng.random() < 0.2:  # still open: it lasts until its last heartbeat
