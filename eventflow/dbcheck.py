@@ -1,7 +1,7 @@
 """`db check`: the security invariants of contract §3, read from the catalog.
 
-Every table of the application schema (all of `public` but the migration ledger) must have
-row-level security enabled and forced and at least one policy; the app and worker roles must
+Every table of every application schema (all but PostgreSQL's own, and but the migration ledger)
+must have row-level security enabled and forced and at least one policy; the app and worker roles must
 not be superuser, bypass RLS or own anything; every SECURITY DEFINER function must pin its
 search_path.
 """
@@ -11,16 +11,18 @@ import psycopg
 APP_ROLES = ("eventflow_app", "eventflow_worker")
 
 TABLES_WITHOUT_RLS = """
-select c.relname as table_name,
+select format('%I.%I', n.nspname, c.relname) as table_name,
        c.relrowsecurity as enabled,
        c.relforcerowsecurity as forced,
        (select count(*) from pg_policy p where p.polrelid = c.oid) as policies
 from pg_class c
 join pg_namespace n on n.oid = c.relnamespace
-where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relname <> 'schema_migrations'
+where n.nspname <> 'information_schema' and n.nspname not like 'pg\\_%'
+  and c.relkind in ('r', 'p')
+  and (n.nspname, c.relname) <> ('public', 'schema_migrations')
   and (not c.relrowsecurity or not c.relforcerowsecurity
        or not exists (select from pg_policy p where p.polrelid = c.oid))
-order by c.relname
+order by 1
 """
 
 ROLE_PROBLEMS = """

@@ -6,16 +6,16 @@ CATALOG_SNAPSHOT = """
 select
   (select json_agg(p order by p.tablename, p.policyname)
      from (select tablename, policyname, permissive, roles::text[], cmd, qual, with_check
-           from pg_policies where schemaname = 'public') p) as policies,
-  (select json_agg(t order by t.relname)
-     from (select c.relname, c.relrowsecurity, c.relforcerowsecurity, c.relacl::text
+           from pg_policies) p) as policies,
+  (select json_agg(t order by t.nspname, t.relname)
+     from (select n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity, c.relacl::text
            from pg_class c join pg_namespace n on n.oid = c.relnamespace
-           where n.nspname = 'public') t) as tables,
+           where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')) t) as tables,
   (select json_agg(f order by f.name)
      from (select p.oid::regprocedure::text as name, pg_get_functiondef(p.oid) as definition,
                   p.proacl::text as acl
            from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-           where n.nspname = 'app') f) as functions,
+           where n.nspname not in ('pg_catalog', 'information_schema')) f) as functions,
   (select json_agg(c order by c.table_name, c.ordinal_position)
      from (select table_name, column_name, ordinal_position, data_type, is_nullable, column_default
            from information_schema.columns where table_schema = 'public') c) as columns,

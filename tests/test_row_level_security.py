@@ -22,11 +22,14 @@ where n.nspname = 'public' and c.relkind = 'r'
               where a.attrelid = c.oid and a.attname in ('client_id', 'agency_id') and not a.attisdropped)
 order by 1
 """
-# Every table the app's policies guard: the tenant tables, and those reaching a tenant through a
-# parent (registrations through webinars, note_comments through notes, agencies by id).
+# Every table of every application schema but the migration ledger: the tenant tables, those
+# reaching a tenant through a parent (registrations through webinars, note_comments through
+# notes, agencies by id), and the jobs' own bookkeeping.
 GUARDED_TABLES = """
-select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-where n.nspname = 'public' and c.relkind = 'r' and c.relname <> 'schema_migrations'
+select format('%I.%I', n.nspname, c.relname) as relname
+from pg_class c join pg_namespace n on n.oid = c.relnamespace
+where n.nspname <> 'information_schema' and n.nspname not like 'pg\\_%' and c.relkind = 'r'
+  and (n.nspname, c.relname) <> ('public', 'schema_migrations')
 order by 1
 """
 COLUMNS = """
@@ -61,9 +64,20 @@ def _victim_filter(columns, table):
         return "webinar_id = any(%(webinars)s)"
     if "note_id" in columns:
         return "note_id = any(%(notes)s)"
-    if table == "agencies":
+    if table == "public.agencies":
         return "id = %(agency)s"
+    if not table.startswith("public."):
+        return None  # the jobs' bookkeeping: see test_bookkeeping_tables_are_closed_to_the_app
     raise AssertionError(f"no way to find the tenant of {table}: teach this test, and its policy file")
+
+
+def _tenant_tables(owner):
+    """(table, victim filter, columns) of every guarded table that holds tenant rows."""
+    for table in _catalog_tables(owner, GUARDED_TABLES):
+        columns = _columns(owner, table)
+        where = _victim_filter(columns, table)
+        if where is not None:
+            yield table, where, columns
 
 
 def _victim_ids(owner, agency_id):
@@ -164,9 +178,7 @@ def test_the_app_really_connects_as_eventflow_app(run_as):
 def test_isolation_matrix(owner, run_as, demo):
     params = _victim_ids(owner, demo["agencies"][0]["id"])
     failures = []
-    for table in _catalog_tables(owner, GUARDED_TABLES):
-        columns = _columns(owner, table)
-        where = _victim_filter(columns, table)
+    for table, where, columns in _tenant_tables(owner):
         before = _fingerprint(owner, table, where, params)
         assert before[0] > 0, f"the demo seed left {table} empty: the matrix would prove nothing"
         victim_row = owner.execute(
@@ -194,6 +206,18 @@ def test_isolation_matrix(owner, run_as, demo):
     assert failures == []
 
 
+def test_bookkeeping_tables_are_closed_to_the_app(owner):
+    """Tables outside `public` without a tenant (the jobs' watermarks) grant the app nothing."""
+    bookkeeping = [t for t in _catalog_tables(owner, GUARDED_TABLES) if _victim_filter(_columns(owner, t), t) is None]
+    assert bookkeeping, "expected the jobs' watermarks"
+    for table in bookkeeping:
+        granted = owner.execute(
+            "select has_table_privilege('eventflow_app', %s, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE') as any",
+            (table,),
+        ).fetchone()["any"]
+        assert not granted, table
+
+
 def _rowcount_or_refused(run_as, context, sql, params):
     """Rows the statement touched; 0 when row-level security or a missing grant refused it.
 
@@ -210,8 +234,7 @@ def test_agency_admin_sees_exactly_the_union_of_its_clients(owner, run_as, demo)
     agency = demo["agencies"][0]
     context = db.RequestContext(user_id=uuid.uuid4(), role="agency_admin", agency_id=agency["id"])
     params = _victim_ids(owner, agency["id"])
-    for table in _catalog_tables(owner, GUARDED_TABLES):
-        where = _victim_filter(_columns(owner, table), table)
+    for table, where, _ in _tenant_tables(owner):
         expected = _fingerprint(owner, table, where, params)
         seen = run_as(context, FINGERPRINT.format(table=table, where="true"), params).one
         assert (seen["n"], seen["digest"]) == expected, table
@@ -228,8 +251,8 @@ def test_participant_sees_nothing_of_a_sibling_webinar(owner, run_as, demo):
         agency_id=demo["agencies"][0]["id"],
         webinar_id=sibling["id"],
     )
-    for table in _catalog_tables(owner, GUARDED_TABLES):
-        if "webinar_id" not in _columns(owner, table):
+    for table, _, columns in _tenant_tables(owner):
+        if "webinar_id" not in columns:
             continue
         seen = run_as(context, f"select count(*) as n from {table} where webinar_id = %s", (victim["id"],)).one["n"]
         assert seen == 0, table
@@ -241,14 +264,19 @@ def test_db_check_passes_on_the_migrated_schema(app):
     assert result.output.startswith("ok:")
 
 
-def test_db_check_fails_on_a_table_without_rls(app, owner):
-    owner.execute("create table sneaky_export (id int, client_id uuid)")
+@pytest.mark.parametrize("table", ["public.sneaky_export", "reporting.sneaky_export"])
+def test_db_check_fails_on_a_table_without_rls(app, owner, table):
+    schema = table.split(".")[0]
+    owner.execute(f"create schema if not exists {schema}")
+    owner.execute(f"create table {table} (id int, client_id uuid)")
     try:
         result = app.test_cli_runner().invoke(args=["db", "check"])
         assert result.exit_code == 1
-        assert "table sneaky_export: RLS not enabled, RLS not forced, no policy" in result.output
+        assert f"table {table}: RLS not enabled, RLS not forced, no policy" in result.output
     finally:
-        owner.execute("drop table sneaky_export")
+        owner.execute(f"drop table {table}")
+        if schema != "public":
+            owner.execute(f"drop schema {schema}")
     assert app.test_cli_runner().invoke(args=["db", "check"]).exit_code == 0
 
 

@@ -135,6 +135,10 @@ class SnapshotCache:
         token = uuid.uuid4().hex
         if get_redis().set(lock_key, token, nx=True, px=LOCK_MILLISECONDS):
             try:
+                # Another rebuilder may have stored a fresh one between our read and our lock.
+                latest = self._from_redis(webinar_id, stale)
+                if latest is not None and not self._stale(latest):
+                    return latest
                 snapshot = self._build(load_rows)
                 self._store(webinar_id, snapshot)
                 return snapshot
