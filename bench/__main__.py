@@ -1,0 +1,226 @@
+"""`python -m bench run|capacity`: see bench/README.md."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench import harness, pgstats, report
+from bench.harness import log
+
+CAPACITY_P99_MS = 50.0
+
+
+def _common(parser):
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="a superuser URL of the PostgreSQL server to create the database on",
+    )
+    parser.add_argument("--database", default="eventflow_bench", help="dropped and created again")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/3")
+    parser.add_argument("--ref", default=None, help="benchmark this git ref (exported) instead of the working tree")
+    parser.add_argument("--app-bind", default="127.0.0.1:18000")
+    parser.add_argument("--floor-bind", default="127.0.0.1:18001")
+    parser.add_argument("--admins", type=int, default=5)
+    parser.add_argument("--posters", type=int, default=10, help="fallback: viewers who also post")
+    parser.add_argument("--leave-fraction", type=float, default=0.1)
+    parser.add_argument(
+        "--arriving",
+        type=float,
+        default=0.2,
+        help="share of viewers who arrive during the run; the rest are watching already",
+    )
+    parser.add_argument("--ramp", type=float, default=None, help="arrival window, s (default: N / arrival rate)")
+    parser.add_argument("--arrival-rate", type=float, default=250.0, help="arrivals per second for the default ramp")
+    parser.add_argument("--generators", type=int, default=1, help="generator processes")
+    parser.add_argument("--connections", type=int, default=64, help="keep-alive connections, all generators")
+    parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None, help="also write the markdown here")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="one crowd of N viewers, then the saturation runs")
+    _common(run)
+    run.add_argument("--viewers", type=int, default=1000)
+    run.add_argument("--fallback", action="store_true", help="realtime is down: poll messages and questions too")
+    run.add_argument("--duration", type=float, default=60.0, help="steady seconds after the ramp")
+    run.add_argument("--saturate-seconds", type=int, default=10, help="0 skips the closed-loop runs")
+    run.add_argument("--saturate-connections", type=int, default=32)
+    run.add_argument("--saturation-tokens", type=int, default=30000)
+    capacity = commands.add_parser("capacity", help="the largest N holding p99 <= 50 ms without errors")
+    _common(capacity)
+    capacity.add_argument("--modes", default="normal,fallback")
+    capacity.add_argument("--start", type=int, default=1000)
+    capacity.add_argument("--max", type=int, default=32000)
+    capacity.add_argument("--refine", type=int, default=2, help="bisection steps after the first failure")
+    capacity.add_argument("--duration", type=float, default=30.0, help="steady seconds after the ramp, per step")
+    args = parser.parse_args(argv)
+
+    session = harness.Session(args)
+    try:
+        session.start()
+        text = run_crowd(session, args) if args.command == "run" else run_capacity(session, args)
+    finally:
+        session.stop()
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+    return 0
+
+
+def run_crowd(session, args):
+    crowd = session.seed(args.viewers, args.admins, harness.present_count(args, args.viewers))
+    fallback = args.fallback
+    if fallback and not session.has_fallback(crowd):
+        sys.exit("fallback mode: GET messages / questions answer 404 here; those endpoints do not exist yet")
+    admin_stats = session.has_admin_stats(crowd)
+    params = harness.crowd_params(args, args.viewers, fallback, admin_stats)
+    log(
+        f"crowd of {args.viewers} viewers + {args.admins} admins, ramp {params.ramp:.0f} s, "
+        f"total {params.duration:.0f} s, fallback {fallback}, admin stats {'on' if admin_stats else 'absent (404)'}"
+    )
+    result = session.drive(crowd, params)
+    lines = [
+        f"## Crowd: {args.viewers} viewers{' (fallback)' if fallback else ''}",
+        "",
+        harness.settings_text(args, session),
+        "",
+    ]
+    lines += crowd_sections(result, params, args.viewers)
+    if args.saturate_seconds:
+        sat = session.saturate(args.saturate_seconds, args.saturate_connections)
+        if sat:
+            lines += [
+                "",
+                f"### Saturation (closed loop, wrk -t1 -c{args.saturate_connections} "
+                f"-d{args.saturate_seconds}s, random tokens of {args.saturation_tokens} viewers, one endpoint "
+                "at a time, same gunicorn settings)",
+                "",
+                report.saturation_table(sat),
+            ]
+    return "\n".join(lines)
+
+
+def crowd_sections(result, params, viewers):
+    measured = result["measured"]
+    steady_seconds = params.duration - params.ramp
+    steady = report.summarise(measured.get("steady", {}), steady_seconds)
+    whole = _whole_run(measured, params.duration)
+    requests = whole["all"]["requests"]
+    lines = [
+        f"- {viewers} viewers: {params.present} watching from the start (seeded sessions, timers at random "
+        f"phases), {viewers - params.present} arriving over {params.ramp:.0f} s, then {steady_seconds:.0f} s "
+        "steady; "
+        f"{params.leave_fraction:.0%} leave once (exit) and most rejoin; {params.admins} admins"
+        f"{'' if params.admin_stats else ' (GET /stats absent: 404, not polled)'}",
+        f"- CPU: machine {result['machine_busy']:.0%} busy; service {result['server_cpu']:.1f} s, "
+        f"generator {result['generator_cpu']:.1f} s ({result['generator_cpu'] / params.duration:.0%} of one core); "
+        f"generator dispatch lag p99 {result['lag_p99']:.1f} ms, max {result['lag_max']:.1f} ms",
+        "",
+        f"### Steady state ({steady_seconds:.0f} s after the ramp): latency from the scheduled send time",
+        "",
+        report.latency_table(steady),
+        "",
+        f"### Whole run incl. arrivals ({params.duration:.0f} s)",
+        "",
+        report.latency_table(whole),
+    ]
+    if result["sql"]:
+        summary = pgstats.summarise(result["sql"])
+        lines += [
+            "",
+            "### SQL (pg_stat_statements delta over the whole run / all requests)",
+            "",
+            report.sql_table(summary, requests, params.duration, result["sql"]),
+        ]
+    result["verdict"] = whole["all"]
+    return lines
+
+
+def _whole_run(measured, seconds):
+    kinds = {}
+    for phase in measured.values():
+        for kind, entry in phase.items():
+            target = kinds.setdefault(kind, {"latency": [], "status": {}})
+            target["latency"].extend(entry["latency"])
+            for code, n in entry["status"].items():
+                target["status"][code] = target["status"].get(code, 0) + n
+    for entry in kinds.values():
+        entry["latency"].sort()
+    return report.summarise(kinds, seconds)
+
+
+def run_capacity(session, args):
+    lines = [
+        "## Capacity: largest N with p99 ≤ 50 ms and no errors (whole run, arrivals included)",
+        "",
+        harness.settings_text(args, session),
+        "",
+    ]
+    for mode in args.modes.split(","):
+        fallback = mode == "fallback"
+        steps, best = search(session, args, fallback)
+        lines += [
+            f"### {mode}: {best if best else 'below ' + str(args.start)} viewers",
+            "",
+            "| N | requests | rps | p50 ms | p99 ms | worst endpoint p99 | errors | gen. lag p99 ms | "
+            "SQL/req | machine busy | verdict |",
+            "|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---|",
+        ]
+        lines += steps
+        lines.append("")
+    return "\n".join(lines)
+
+
+def search(session, args, fallback):
+    """Double N from --start until a step fails, then bisect --refine times."""
+    rows, passed, failed = [], None, None
+    n = args.start
+    while n and n <= args.max:
+        ok, row = step(session, args, n, fallback)
+        rows.append(row)
+        if not ok:
+            failed = n
+            break
+        passed = n
+        n *= 2
+    for _ in range(args.refine if failed else 0):
+        low = passed or 0
+        n = round((low + failed) / 2 / 100) * 100
+        if n <= low or n >= failed:
+            break
+        ok, row = step(session, args, n, fallback)
+        rows.append(row)
+        passed, failed = (n, failed) if ok else (passed, n)
+    return rows, passed
+
+
+def step(session, args, viewers, fallback):
+    crowd = session.seed(viewers, args.admins, harness.present_count(args, viewers))
+    if fallback and not session.has_fallback(crowd):
+        sys.exit("fallback mode: GET messages / questions answer 404 here; those endpoints do not exist yet")
+    params = harness.crowd_params(args, viewers, fallback, session.has_admin_stats(crowd))
+    log(f"capacity step: {viewers} viewers{' (fallback)' if fallback else ''}, {params.duration:.0f} s")
+    result = session.drive(crowd, params)
+    crowd_sections(result, params, viewers)
+    total = result["verdict"]
+    whole = _whole_run(result["measured"], params.duration)
+    worst = max((k for k in whole if k != "all"), key=lambda k: whole[k]["p99"])
+    ok = total["p99"] <= CAPACITY_P99_MS and not total["errors"]
+
+    sql = pgstats.summarise(result["sql"])["statements"] / max(1, total["requests"]) if result["sql"] else float("nan")
+    errors = ", ".join(f"{c}×{n}" for c, n in sorted(total["errors"].items())) or "0"
+    row = (
+        f"| {viewers} | {total['requests']} | {total['rps']:.0f} | {total['p50']:.1f} | {total['p99']:.1f} | "
+        f"{worst} {whole[worst]['p99']:.1f} | {errors} | {result['lag_p99']:.1f} | {sql:.2f} | "
+        f"{result['machine_busy']:.0%} | {'pass' if ok else 'FAIL'} |"
+    )
+    log(row)
+    return ok, row
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""One benchmark session: a fresh database, the service and the floor under gunicorn, then the
+crowd (open loop) and the saturation runs (closed loop), measured with pg_stat_statements."""
+
+import json
+import os
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict
+from pathlib import Path
+
+from bench import database, pgstats, report, saturate, schedule, servers
+
+REPO = Path(__file__).resolve().parent.parent
+AUDIENCE = "eventflow"
+
+
+class Session:
+    """Database + both servers, from `start()` until `stop()`."""
+
+    def __init__(self, args):
+        self.args = args
+        self.workdir = Path(tempfile.mkdtemp(prefix="eventflow-bench-"))
+        self.source = self._source_tree(args.ref)
+        self.secret = secrets.token_urlsafe(48)
+        self.servers = []
+
+    def _source_tree(self, ref):
+        """The working tree, or `ref` exported with git archive (figures for a known commit)."""
+        if not ref:
+            return REPO
+        target = self.workdir / "source"
+        target.mkdir()
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", ref], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+        return target
+
+    def start(self):
+        log(f"database {self.args.database} on {self.args.postgres} (fresh), source {self.source}")
+        self.urls = database.recreate(self.args.postgres, self.args.database, self.source)
+        self.pg_stats = pgstats.available(self.urls["owner"])
+        if not self.pg_stats:
+            log("pg_stat_statements is not loaded: SQL counts are left out (see bench/README.md)")
+        env = {
+            "DATABASE_URL": self.urls["app"],
+            "DATABASE_OWNER_URL": self.urls["owner"],
+            "WORKER_DATABASE_URL": self.urls["worker"],
+            "REDIS_URL": self.args.redis,
+            "EVENTFLOW_JWT_SECRET": self.secret,
+            "EVENTFLOW_JWT_AUDIENCE": AUDIENCE,
+        }
+        self.app = servers.Gunicorn("app", self.source, "wsgi:app", self.args.app_bind, env, self.workdir)
+        self.floor = servers.Gunicorn("floor", self.source, "bench.floor:app", self.args.floor_bind, {}, self.workdir)
+        self.servers = [self.app, self.floor]
+        self.app.wait_ready("/healthz")
+        self.floor.wait_ready("/floor")
+        log(f"service at {self.app.url}, floor at {self.floor.url}; logs in {self.workdir}")
+
+    def stop(self):
+        for server in self.servers:
+            server.stop()
+
+    def seed(self, viewers, admins, present=0, extra=0):
+        return database.seed_crowd(self.urls["owner"], self.secret, AUDIENCE, viewers, admins, present, extra)
+
+    def server_pids(self):
+        return [self.app.process.pid, *self.app.worker_pids()]
+
+    # --- what the service offers -------------------------------------------------------------
+    def status_of(self, path, token, webinar_id):
+        request = urllib.request.Request(
+            f"{self.app.url}/api/webinars/{webinar_id}/{path}", headers={"Authorization": f"Bearer {token}"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    def has_admin_stats(self, crowd):
+        return self.status_of("stats?sections=access", crowd.admin_tokens[0], crowd.webinar_id) != 404
+
+    def has_fallback(self, crowd):
+        token = crowd.viewer_tokens[0]
+        return all(self.status_of(path, token, crowd.webinar_id) != 404 for path in ("messages", "questions"))
+
+    # --- the crowd ----------------------------------------------------------------------------
+    def drive(self, crowd_seed, params):
+        """Run the open-loop crowd; return merged measurements, SQL delta and CPU figures."""
+        shards = self.args.generators
+        start_at = time.time() + 2.0 + 0.2 * shards
+        plans = []
+        for shard in range(shards):
+            plan = {
+                "base_url": self.app.url,
+                "webinar_id": crowd_seed.webinar_id,
+                "viewer_tokens": {i: crowd_seed.viewer_tokens[i] for i in range(shard, params.viewers, shards)},
+                "viewer_sessions": {i: crowd_seed.viewer_sessions[i] for i in range(shard, params.viewers, shards)},
+                "admin_tokens": {i: crowd_seed.admin_tokens[i] for i in range(shard, params.admins, shards)},
+                "crowd": asdict(params),
+                "shard": shard,
+                "shards": shards,
+                "connections": max(1, self.args.connections // shards),
+                "timeout": self.args.timeout,
+                "start_at": start_at,
+            }
+            path = self.workdir / f"plan-{shard}.json"
+            path.write_text(json.dumps(plan))
+            plans.append((path, self.workdir / f"out-{shard}.json"))
+        before_sql = pgstats.snapshot(self.urls["owner"]) if self.pg_stats else {}
+        before_cpu = _children_cpu(), servers.cpu_seconds(self.server_pids()), servers.machine_busy_seconds()
+        procs = [
+            subprocess.Popen([sys.executable, "-m", "bench.crowd", str(plan), str(out)], cwd=REPO)
+            for plan, out in plans
+        ]
+        for proc in procs:
+            proc.wait(timeout=params.duration + 120)
+            if proc.returncode:
+                raise RuntimeError(f"generator exited with {proc.returncode}")
+        after_cpu = _children_cpu(), servers.cpu_seconds(self.server_pids()), servers.machine_busy_seconds()
+        after_sql = pgstats.snapshot(self.urls["owner"]) if self.pg_stats else {}
+        shards_out = [json.loads(out.read_text()) for _, out in plans]
+        lag = sorted(v for shard in shards_out for v in shard["lag_ms"])
+        wall = after_cpu[2][1] - before_cpu[2][1]
+        return {
+            "measured": report.merge_shards(shards_out),
+            "sql": pgstats.delta(before_sql, after_sql),
+            "generator_cpu": after_cpu[0] - before_cpu[0],
+            "server_cpu": after_cpu[1] - before_cpu[1],
+            "machine_busy": (after_cpu[2][0] - before_cpu[2][0]) / wall if wall else float("nan"),
+            "lag_p99": report.percentile(lag, 0.99),
+            "lag_max": lag[-1] if lag else float("nan"),
+        }
+
+    # --- closed-loop saturation ---------------------------------------------------------------
+    def saturate(self, seconds, connections):
+        if not saturate.wrk_available():
+            log("wrk is not installed: skipping the saturation runs (apt-get install wrk)")
+            return []
+        crowd = self.seed(viewers=0, admins=0, extra=self.args.saturation_tokens)
+        tokens_file = self.workdir / "saturation-tokens.txt"
+        tokens_file.write_text("\n".join(crowd.extra_tokens) + "\n")
+        results = []
+        for label, url, method, body, etag in saturate.targets(self.app.url, self.floor.url, crowd.webinar_id):
+            log(f"saturating {label} for {seconds} s")
+            before = pgstats.snapshot(self.urls["owner"]) if self.pg_stats else {}
+            result = saturate.run_wrk(url, method, tokens_file, body, etag, connections=connections, seconds=seconds)
+            if self.pg_stats and not label.startswith("floor"):
+                total = pgstats.summarise(pgstats.delta(before, pgstats.snapshot(self.urls["owner"])))
+                result["sql_per_request"] = total["statements"] / max(1, sum(result["statuses"].values()))
+            results.append((label, result))
+        return results
+
+
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def present_count(args, viewers):
+    return round(viewers * (1.0 - args.arriving))
+
+
+def crowd_params(args, viewers, fallback, admin_stats):
+    arriving = viewers - present_count(args, viewers)
+    ramp = args.ramp if args.ramp is not None else max(20.0, arriving / args.arrival_rate)
+    return schedule.Crowd(
+        viewers=viewers,
+        present=present_count(args, viewers),
+        admins=args.admins,
+        duration=ramp + args.duration,
+        ramp=ramp,
+        fallback=fallback,
+        posters=min(args.posters, viewers),
+        leave_fraction=args.leave_fraction,
+        admin_stats=admin_stats,
+        seed=args.seed,
+    )
+
+
+def log(message):
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def settings_text(args, session):
+    workers = os.environ.get("GUNICORN_WORKERS", f"{os.cpu_count() * 2} (2 × cores)")
+    threads = os.environ.get("GUNICORN_THREADS", "4")
+    return (
+        f"- machine: {report.machine()}\n"
+        f"- service: gunicorn -c gunicorn.conf.py (gthread, workers {workers}, threads {threads}), "
+        f"pool {os.environ.get('EVENTFLOW_DB_POOL_MAX', '10')}/process, snapshot max age "
+        f"{os.environ.get('EVENTFLOW_SNAPSHOT_MAX_AGE_SECONDS', '1')} s; PostgreSQL and Redis of the machine "
+        f"({args.postgres.split('@')[-1]}, {args.redis}); source: {args.ref or 'working tree'} "
+        f"({_git_describe(args.ref)})\n"
+        f"- generator: {args.generators} process(es), asyncio + aiohttp (uvloop), open loop, "
+        f"{args.connections} keep-alive connections, timeout {args.timeout:.0f} s, "
+        f"**on the same 2 cores as the service**"
+    )
+
+
+def _git_describe(ref):
+    out = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", ref or "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    dirty = "" if ref else " + uncommitted changes"
+    return f"{out}{dirty}"

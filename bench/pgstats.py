@@ -1,0 +1,51 @@
+"""SQL statements the app ran, from pg_stat_statements: a snapshot before and after a phase.
+
+Only statements of `eventflow_app` in the benchmark database count (not the harness's own).
+With `pg_stat_statements.track = top` a stored procedure's call is one statement; BEGIN and
+COMMIT are utility statements and are counted separately (track_utility is on by default).
+"""
+
+import psycopg
+
+APP_STATEMENTS = """
+select s.queryid, s.query, s.calls, s.total_exec_time
+from pg_stat_statements s
+join pg_roles r on r.oid = s.userid
+join pg_database d on d.oid = s.dbid
+where d.datname = current_database() and r.rolname = 'eventflow_app'
+"""
+UTILITY = ("begin", "commit", "rollback", "set ", "show ", "discard", "deallocate")
+# The query behind a stats/access snapshot rebuild (eventflow/access/queries.py LIVE_VIEWERS).
+LIVE_VIEWERS_MARKS = ("from webinar_live_presence", "order by joined_at")
+
+
+def available(owner_url):
+    try:
+        with psycopg.connect(owner_url, autocommit=True) as conn:
+            conn.execute("select 1 from pg_stat_statements limit 1")
+        return True
+    except psycopg.Error:
+        return False
+
+
+def snapshot(owner_url):
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        return {row[0]: (row[1], row[2], row[3]) for row in conn.execute(APP_STATEMENTS)}
+
+
+def delta(before, after):
+    """[(query, calls, total ms)] that ran between the snapshots, most called first."""
+    rows = []
+    for queryid, (query, calls, total_ms) in after.items():
+        _, calls_before, ms_before = before.get(queryid, ("", 0, 0.0))
+        if calls > calls_before:
+            rows.append((" ".join(query.split()), calls - calls_before, total_ms - ms_before))
+    return sorted(rows, key=lambda row: -row[1])
+
+
+def summarise(rows):
+    """Totals of a delta: all statements, those that are not BEGIN/COMMIT, snapshot rebuilds."""
+    total = sum(calls for _, calls, _ in rows)
+    utility = sum(calls for query, calls, _ in rows if query.lower().startswith(UTILITY))
+    rebuilds = sum(calls for query, calls, _ in rows if all(mark in query.lower() for mark in LIVE_VIEWERS_MARKS))
+    return {"statements": total, "utility": utility, "sql": total - utility, "live_viewers": rebuilds}
