@@ -8,6 +8,7 @@ force and the hot path keeps answering (fail open towards availability, not towa
 
 from flask import request
 from flask_limiter import Limiter
+from werkzeug.exceptions import HTTPException
 
 from eventflow.auth import current_principal
 
@@ -25,9 +26,16 @@ DASHBOARD_STATS = "60 per minute"  # admin dashboard, every 15 s or on load
 
 
 def caller_and_webinar():
-    """The rate-limit key: who is calling (from the verified token) in which webinar."""
+    """The rate-limit key: who is calling (from the verified token) in which webinar.
+
+    A request without a valid token is limited by address here and answered 401 by its view:
+    raising inside the key function would make flask-limiter take its storage for dead."""
     webinar_id = (request.view_args or {}).get("webinar_id", "-")
-    return f"{current_principal().user_id}:{webinar_id}"
+    try:
+        caller = current_principal().user_id
+    except HTTPException:
+        caller = f"unauthenticated@{request.remote_addr}"
+    return f"{caller}:{webinar_id}"
 
 
 limiter = Limiter(

@@ -233,3 +233,12 @@ def test_a_looping_client_is_rate_limited_with_retry_after(client, tenant):
     assert int(limited.headers["Retry-After"]) > 0
     _, someone_else = tenant.participant()
     assert client.post(url(tenant, "presence/ping"), headers=someone_else).status_code == 200
+
+
+def test_unauthenticated_requests_do_not_knock_the_limiter_off_redis(client, app, tenant):
+    for _ in range(3):
+        assert client.post(url(tenant, "presence/ping")).status_code == 401
+    user_id, headers = tenant.participant()
+    assert client.post(url(tenant, "presence/ping"), headers=headers).status_code == 200
+    counters = app.extensions["eventflow.redis"].keys(f"*ef:limit/{user_id}:*")
+    assert counters, "the limit was counted in process memory, not in Redis"
