@@ -5,7 +5,7 @@ import logging
 from flask import Flask
 from flask_smorest import Api
 
-from eventflow import db, embedded, errors, http, jsonlog, limits, metrics, redis_client, tenancy
+from eventflow import auth, db, embedded, errors, http, jsonlog, limits, metrics, redis_client, tenancy
 from eventflow.access import snapshot
 from eventflow.config import Settings
 
@@ -42,6 +42,7 @@ def create_app(settings=None):
     limits.init_app(app, app.extensions["eventflow.redis"])
     db.init_app(app, settings)
     tenancy.init_app(app)
+    auth.init_app(app)
     snapshot.init_app(app, settings)
     http.init_app(app, settings)
 

@@ -34,6 +34,7 @@ class Principal:
     client_id: uuid.UUID | None = None
     agency_id: uuid.UUID | None = None
     name: str = ""
+    expires_at: float = 0.0  # the token's exp, epoch seconds
 
 
 def _uuid_claim(claims, name):
@@ -74,6 +75,7 @@ def verify(token, secret, audience):
         client_id=_uuid_claim(claims, "client_id") if "client_id" in required else None,
         agency_id=_uuid_claim(claims, "agency_id") if "agency_id" in required else None,
         name=name.strip(),
+        expires_at=float(claims["exp"]),
     )
 
 
@@ -89,15 +91,52 @@ def issue(secret, audience, *, role, sub, client_id=None, agency_id=None, name=N
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+class VerifiedTokens:
+    """Tokens this process has already verified, kept until they expire.
+
+    A viewer polls every 5 s with the same token; checking its signature and claims each time
+    costs more than the rest of a cached stats/access answer. Only tokens that passed `verify`
+    are kept, and never past their exp. When full, the oldest entries make room."""
+
+    def __init__(self, max_entries=100_000):
+        self._principals: dict[str, Principal] = {}
+        self._max_entries = max_entries
+
+    def get(self, token):
+        principal = self._principals.get(token)
+        if principal is not None and principal.expires_at <= time.time():
+            self._principals.pop(token, None)
+            return None
+        return principal
+
+    def put(self, token, principal):
+        while len(self._principals) >= self._max_entries:
+            try:
+                del self._principals[next(iter(self._principals))]
+            except (KeyError, RuntimeError, StopIteration):  # another thread evicted it first
+                break
+        self._principals[token] = principal
+
+
+def init_app(app):
+    app.extensions["eventflow.verified_tokens"] = VerifiedTokens()
+
+
 def current_principal():
     """The verified caller of this request; 401 without a valid bearer token."""
     if "principal" not in g:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             abort(401, message="a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-        settings = current_app.extensions["eventflow.settings"]
-        try:
-            g.principal = verify(token.strip(), settings.jwt_secret, settings.jwt_audience)
-        except InvalidToken as exc:
-            abort(401, message=f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"})
+        verified = current_app.extensions["eventflow.verified_tokens"]
+        principal = verified.get(token)
+        if principal is None:
+            settings = current_app.extensions["eventflow.settings"]
+            try:
+                principal = verify(token, settings.jwt_secret, settings.jwt_audience)
+            except InvalidToken as exc:
+                abort(401, message=f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"})
+            verified.put(token, principal)
+        g.principal = principal
     return g.principal

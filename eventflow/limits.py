@@ -6,10 +6,14 @@ When Redis is unreachable the limits fall back to per-process memory: they stay 
 force and the hot path keeps answering (fail open towards availability, not towards abuse).
 """
 
+import math
+import time
+
 from flask import request
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
+from eventflow import errors
 from eventflow.auth import current_principal
 
 # cadence in the seed                       -> limit per caller and webinar
@@ -41,7 +45,9 @@ def caller_and_webinar():
 limiter = Limiter(
     key_func=caller_and_webinar,
     strategy="fixed-window",  # one INCR per request: the cheapest check Redis can do
-    headers_enabled=True,
+    # No X-RateLimit-* headers: they cost a second Redis read on every request. A 429 still
+    # says when to come back (Retry-After, below).
+    headers_enabled=False,
     swallow_errors=True,
     in_memory_fallback_enabled=True,
     key_prefix="ef:limit",
@@ -52,3 +58,9 @@ def init_app(app, redis_client):
     app.config["RATELIMIT_STORAGE_URI"] = "redis://"
     app.config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": redis_client.connection_pool}
     limiter.init_app(app)
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many_requests(exc):
+        # Only a refused request pays for reading when its window ends.
+        retry_after = max(1, math.ceil(limiter.current_limit.reset_at - time.time())) if limiter.current_limit else 60
+        return errors.json_error(429, f"rate limit exceeded: {exc.description}", {"Retry-After": str(retry_after)})

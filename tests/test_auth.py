@@ -125,3 +125,16 @@ def test_body_fields_cannot_set_tenant_or_role(client, owner, make_tenant):
     assert client.post(f"/api/webinars/{tenant.webinar_id}/register", headers=headers).status_code == 201
     row = owner.execute("select user_id from registrations where webinar_id = %s", (tenant.webinar_id,)).fetchone()
     assert row["user_id"] == user_id
+
+
+def test_a_verified_token_is_reused_until_it_expires(app, client, make_tenant):
+    tenant = make_tenant()
+    claims = _valid_claims(exp=int(time.time()) + 2)
+    token = _encode(claims)
+    verified = app.extensions["eventflow.verified_tokens"]
+    assert verified.get(token) is None
+    assert client.get(f"/api/webinars/{tenant.webinar_id}", headers=bearer(token)).status_code == 200
+    assert verified.get(token).user_id == uuid.UUID(claims["sub"])
+    time.sleep(2.1)
+    assert verified.get(token) is None
+    assert client.get(f"/api/webinars/{tenant.webinar_id}", headers=bearer(token)).status_code == 401
