@@ -4,7 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import harness, pgstats, report
+from bench import harness, pgstats, profile, report
 from bench.harness import log
 
 CAPACITY_P99_MS = 50.0
@@ -57,12 +57,29 @@ def main(argv=None):
     capacity.add_argument("--max", type=int, default=32000)
     capacity.add_argument("--refine", type=int, default=2, help="bisection steps after the first failure")
     capacity.add_argument("--duration", type=float, default=30.0, help="steady seconds after the ramp, per step")
+    prof = commands.add_parser("profile", help="py-spy over the workers while wrk saturates the hot endpoints")
+    _common(prof)
+    prof.add_argument("--seconds", type=int, default=20)
+    prof.add_argument("--rate", type=int, default=250, help="samples per second per process")
+    prof.add_argument("--saturation-tokens", type=int, default=30000)
+    prof.add_argument("--out-dir", type=Path, default=Path("/tmp/eventflow-bench-profile"))
     args = parser.parse_args(argv)
 
     session = harness.Session(args)
     try:
         session.start()
-        text = run_crowd(session, args) if args.command == "run" else run_capacity(session, args)
+        if args.command == "profile":
+            text = "\n".join(
+                [
+                    "## Profile",
+                    "",
+                    harness.settings_text(args, session),
+                    "",
+                    profile.profile(session, args.seconds, args.rate, args.out_dir),
+                ]
+            )
+        else:
+            text = run_crowd(session, args) if args.command == "run" else run_capacity(session, args)
     finally:
         session.stop()
     print(text)

@@ -29,6 +29,7 @@ class Session:
         self.source = self._source_tree(args.ref)
         self.secret = secrets.token_urlsafe(48)
         self.servers = []
+        self.loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
     def _source_tree(self, ref):
         """The working tree, or `ref` exported with git archive (figures for a known commit)."""
@@ -199,7 +200,7 @@ def settings_text(args, session):
         f"({_git_describe(args.ref)})\n"
         f"- generator: {args.generators} process(es), asyncio + aiohttp (uvloop), open loop, "
         f"{args.connections} keep-alive connections, timeout {args.timeout:.0f} s, "
-        f"**on the same 2 cores as the service**"
+        f"**on the same 2 cores as the service**; load average when the run began: {session.loadavg}"
     )
 
 
