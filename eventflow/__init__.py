@@ -3,7 +3,6 @@
 import logging
 
 from flask import Flask
-from flask_smorest import Api
 
 from eventflow import auth, db, embedded, errors, http, jsonlog, limits, metrics, redis_client, tenancy
 from eventflow.access import snapshot
@@ -46,7 +45,7 @@ def create_app(settings=None):
     snapshot.init_app(app, settings)
     http.init_app(app, settings)
 
-    api = Api(app)
+    api = errors.Api(app)
     errors.init_app(app)
     _register_blueprints(api)
 

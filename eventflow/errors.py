@@ -1,5 +1,6 @@
 """Every failure answers JSON: {"code", "status", "message"}, never HTML or a stack trace."""
 
+import flask_smorest
 import psycopg
 from flask import jsonify
 from psycopg_pool import PoolTimeout
@@ -17,6 +18,15 @@ def json_error(code, message, headers=None):
 
 def service_unavailable(message):
     return json_error(503, message, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+class Api(flask_smorest.Api):
+    def handle_http_exception(self, error):
+        """flask-smorest's JSON error, with a message even where nobody passed one (an unknown
+        route, a body that is not JSON, a validation error): the contract promises one."""
+        payload, code, headers = super().handle_http_exception(error)
+        payload.setdefault("message", error.description or error.name)
+        return payload, code, headers
 
 
 def init_app(app):

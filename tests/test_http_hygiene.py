@@ -35,6 +35,24 @@ def test_errors_carry_no_stack_trace_or_sql(settings, make_tenant):
     app.extensions["eventflow.pool"].close()
 
 
+def test_every_error_has_code_status_and_message(client, make_tenant):
+    """Errors nobody gave a message (an unknown route, a body that is not JSON, invalid fields)
+    carry one all the same: found by the API fuzzer (tests/test_fuzz_api.py)."""
+    tenant = make_tenant()
+    _, headers = tenant.participant()
+    base = f"/api/webinars/{tenant.webinar_id}"
+    for response in (
+        client.get("/no/such/route"),
+        client.delete(f"{base}/presence/ping", headers=headers),
+        client.post(f"{base}/presence/ping", headers=headers, data="{bad", content_type="application/json"),
+        client.post(f"{base}/presence/ping", headers=headers, json={"session_id": "not-a-uuid"}),
+        client.get("/api/webinars?limit=0", headers=tenant.client_admin()),
+    ):
+        body = response.json
+        assert response.status_code in (400, 404, 405, 422) and body["code"] == response.status_code, body
+        assert body["status"] and isinstance(body["message"], str) and body["message"], body
+
+
 def _client_address_app(settings, proxies):
     app = create_app(settings.with_overrides(trusted_proxies=proxies))
 
