@@ -103,3 +103,10 @@ def test_who_may_export(client, busy_webinar, make_tenant, query):
 def test_an_unknown_format_is_refused(client, busy_webinar):
     tenant, _ = busy_webinar
     assert client.get(_url(tenant, "?format=xlsx"), headers=tenant.client_admin()).status_code == 422
+
+
+def test_both_representations_are_documented(client):
+    """The CSV answer is in the OpenAPI document too (the API fuzzer checks content types)."""
+    paths = client.get("/api/openapi.json").json["paths"]
+    content = paths["/api/webinars/{webinar_id}/attendance"]["get"]["responses"]["200"]["content"]
+    assert set(content) == {"application/json", "text/csv"}

@@ -194,6 +194,15 @@ def test_an_unknown_section_is_a_400(client, busy_webinar):
     assert "polls" in response.json["message"]
 
 
+def test_sections_outside_the_documented_pattern_are_a_400(client, busy_webinar):
+    """The OpenAPI pattern of `sections` is what the endpoint takes (the API fuzzer holds it to that)."""
+    tenant, _ = busy_webinar
+    for query in ("chat%09", "chat%0A", "qa;access", "chat,qa%0D"):
+        assert _stats(client, tenant, f"?sections={query}").status_code == 400, query
+    assert set(_stats(client, tenant, "?sections=%20chat%20,,").json) == {"webinar_id", "chat"}
+    assert set(_stats(client, tenant, "?sections=,").json) == {"webinar_id", *SECTIONS}
+
+
 def test_an_empty_webinar_has_zeros_not_errors(client, make_tenant):
     tenant = make_tenant()
     stats = _stats(client, tenant).json

@@ -13,9 +13,16 @@ Definitions used everywhere (dashboard, attendance export, jobs):
 Session figures come from the rollup jobs and lag the raw sessions by up to a minute.
 """
 
+import re
+
 from marshmallow import Schema, fields, validate
 
 SECTIONS = ("chat", "qa", "forms", "giveaways", "files", "registrants", "access", "survey", "sessions")
+# A comma-separated list of section names, spaces around them and empty entries allowed. Plain
+# spaces only, so that the documented pattern means the same in any regex dialect.
+_NAME = f"(?:{'|'.join(SECTIONS)}) *"
+SECTIONS_PATTERN = f"^ *(?:{_NAME})?(?:, *(?:{_NAME})?)*$"
+SECTIONS_LIST = re.compile(SECTIONS_PATTERN)
 
 
 def _count(description):
@@ -25,7 +32,10 @@ def _count(description):
 class StatsArgsSchema(Schema):
     sections = fields.String(
         load_default=None,
-        metadata={"description": f"Comma-separated, any of {', '.join(SECTIONS)}; none means all. Unknown: 400."},
+        metadata={
+            "description": f"Comma-separated, any of {', '.join(SECTIONS)}; none means all. Unknown: 400.",
+            "pattern": SECTIONS_PATTERN,
+        },
     )
 
 

@@ -8,20 +8,30 @@ from eventflow import db, limits
 from eventflow.auth import ADMINS
 from eventflow.limits import limiter
 from eventflow.stats import export, sections
-from eventflow.stats.schemas import SECTIONS, AttendanceArgsSchema, AttendanceSchema, StatsArgsSchema, StatsSchema
+from eventflow.stats.schemas import (
+    SECTIONS,
+    SECTIONS_LIST,
+    AttendanceArgsSchema,
+    AttendanceSchema,
+    StatsArgsSchema,
+    StatsSchema,
+)
 from eventflow.tenancy import enter_webinar
 
+ATTENDANCE_200 = "JSON, or CSV (text/csv) with the same columns"
 blp = Blueprint("stats", __name__, url_prefix="/api/webinars", description="Admin dashboard and attendance")
 
 
 def _requested_sections(raw):
-    if raw is None or not raw.strip():
+    if raw is None:
         return SECTIONS
     wanted = [name.strip() for name in raw.split(",") if name.strip()]
     unknown = sorted(set(wanted) - set(SECTIONS))
-    if unknown:
+    if unknown or not SECTIONS_LIST.fullmatch(raw):
+        # Anything the documented pattern refuses (a tab, a newline) is refused here too.
+        unknown = unknown or [repr(raw)]
         abort(400, message=f"unknown sections: {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
-    return tuple(name for name in SECTIONS if name in wanted)
+    return tuple(name for name in SECTIONS if name in wanted) or SECTIONS
 
 
 @blp.route("/<uuid:webinar_id>/stats")
@@ -49,7 +59,8 @@ class Stats(MethodView):
 class Attendance(MethodView):
     @limiter.limit(limits.DASHBOARD_STATS)
     @blp.arguments(AttendanceArgsSchema, location="query")
-    @blp.response(200, AttendanceSchema, description="JSON, or CSV (text/csv) with the same columns")
+    @blp.response(200, AttendanceSchema, description=ATTENDANCE_200)
+    @blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", description=ATTENDANCE_200)
     @blp.alt_response(401, description="Missing or invalid token")
     @blp.alt_response(403, description="Participants have no attendance export")
     @blp.alt_response(404, description="No such webinar in the caller's scope")
