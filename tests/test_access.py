@@ -188,6 +188,10 @@ def test_another_tenants_admin_and_unknown_webinars_are_404(client, tenant, make
         ("access/track", {"session_id": "not-a-uuid"}),
         ("access/track", {"user_agent": "x" * 501}),
         ("access/track", {"user_agent": 42}),
+        # found by tests/test_fuzz_api.py: NUL and a lone surrogate were 500s (PostgreSQL stores neither)
+        ("access/track", {"user_agent": "Mozilla\u0000"}),
+        ("access/track", {"user_agent": "Mozilla\ud800"}),
+        ("access/track", {"user_agent": "Mozilla\n"}),
         ("presence/ping", {"session_id": 12}),
         ("access/exit", {"session_id": ["a"]}),
         ("register", {"campaign_link_id": "nope"}),
