@@ -62,6 +62,7 @@ def main(argv=None):
     prof.add_argument("--seconds", type=int, default=20)
     prof.add_argument("--rate", type=int, default=250, help="samples per second per process")
     prof.add_argument("--saturation-tokens", type=int, default=30000)
+    prof.add_argument("--wall", action="store_true", help="sample idle threads too (wall time, not CPU)")
     prof.add_argument("--out-dir", type=Path, default=Path("/tmp/eventflow-bench-profile"))
     args = parser.parse_args(argv)
 
@@ -75,7 +76,7 @@ def main(argv=None):
                     "",
                     harness.settings_text(args, session),
                     "",
-                    profile.profile(session, args.seconds, args.rate, args.out_dir),
+                    profile.profile(session, args.seconds, args.rate, args.out_dir, args.wall),
                 ]
             )
         else:

@@ -54,6 +54,8 @@ class Session:
             "REDIS_URL": self.args.redis,
             "EVENTFLOW_JWT_SECRET": self.secret,
             "EVENTFLOW_JWT_AUDIENCE": AUDIENCE,
+            # As the Procfile runs production: Prometheus metrics in multiprocess mode.
+            "PROMETHEUS_MULTIPROC_DIR": str(self._fresh_dir("metrics")),
         }
         self.app = servers.Gunicorn("app", self.source, "wsgi:app", self.args.app_bind, env, self.workdir)
         self.floor = servers.Gunicorn("floor", self.source, "bench.floor:app", self.args.floor_bind, {}, self.workdir)
@@ -61,6 +63,11 @@ class Session:
         self.app.wait_ready("/healthz")
         self.floor.wait_ready("/floor")
         log(f"service at {self.app.url}, floor at {self.floor.url}; logs in {self.workdir}")
+
+    def _fresh_dir(self, name):
+        path = self.workdir / name
+        path.mkdir(exist_ok=True)
+        return path
 
     def stop(self):
         for server in self.servers:
@@ -196,7 +203,8 @@ def settings_text(args, session):
         f"- service: gunicorn -c gunicorn.conf.py (gthread, workers {workers}, threads {threads}), "
         f"pool {os.environ.get('EVENTFLOW_DB_POOL_MAX', '10')}/process, snapshot max age "
         f"{os.environ.get('EVENTFLOW_SNAPSHOT_MAX_AGE_SECONDS', '1')} s; PostgreSQL and Redis of the machine "
-        f"({args.postgres.split('@')[-1]}, {args.redis}); source: {args.ref or 'working tree'} "
+        f"({args.postgres.split('@')[-1]}, {args.redis}); PROMETHEUS_MULTIPROC_DIR set as in the Procfile; "
+        f"source: {args.ref or 'working tree'} "
         f"({_git_describe(args.ref)})\n"
         f"- generator: {args.generators} process(es), asyncio + aiohttp (uvloop), open loop, "
         f"{args.connections} keep-alive connections, timeout {args.timeout:.0f} s, "
