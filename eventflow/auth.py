@@ -12,6 +12,7 @@ PARTICIPANT = "participant"
 CLIENT_ADMIN = "client_admin"
 AGENCY_ADMIN = "agency_admin"
 ADMINS = frozenset({CLIENT_ADMIN, AGENCY_ADMIN})
+PARTICIPANTS = frozenset({PARTICIPANT})
 EVERYONE = frozenset({PARTICIPANT, CLIENT_ADMIN, AGENCY_ADMIN})
 
 # Which tenant claim each role must carry, and which it must not.
@@ -140,3 +141,9 @@ def current_principal():
             verified.put(token, principal)
         g.principal = principal
     return g.principal
+
+
+def require_token():
+    """A blueprint's before_request: every endpoint of it needs a valid token, and says so
+    (401) before it looks at the query or body."""
+    current_principal()

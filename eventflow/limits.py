@@ -26,6 +26,7 @@ MESSAGES_POLL = "120 per minute"  # every 2 s (30/min)
 QUESTIONS_POLL = "60 per minute"  # every 5 s (12/min)
 POST_MESSAGE = "30 per minute"  # a fast typist, not a flood
 POST_QUESTION = "10 per minute"
+UPVOTE = "30 per minute"  # no cadence in the seed: a viewer clicking through the Q&A list
 DASHBOARD_STATS = "60 per minute"  # admin dashboard, every 15 s or on load
 
 

@@ -71,22 +71,6 @@ LEAKS = ("traceback", 'file "', "psycopg", "sqlstate", "<html", "<!doctype", "se
 FORGED_SECRET = "not-the-secret-" + "x" * 64
 HOSTILE_STRINGS = ("nul \x00 inside", "lone surrogate \ud800", "\x00")
 
-# Findings in eventflow/chat/ (not ours to edit while its engineer is at work): reported, and
-# expected here until fixed. Keyed by (role or "*", operation label).
-KNOWN_CHAT_FINDINGS = {
-    ("anonymous", "PATCH /api/webinars/{webinar_id}/questions/{question_id}"): (
-        "chat: PATCH questions/<id> validates the body before the token, and refuses a documented-valid "
-        "body ({} or all-null fields: `give at least one of answer, hidden, pinned`), so no token gets 422, not 401"
-    ),
-}
-KNOWN_HOSTILE_STRING_FINDINGS = {
-    "POST /api/webinars/{webinar_id}/messages": "chat: a lone surrogate in `body` is a 500 (Text lets it through)",
-    "POST /api/webinars/{webinar_id}/questions": "chat: a lone surrogate in `body` is a 500 (Text lets it through)",
-    "PATCH /api/webinars/{webinar_id}/questions/{question_id}": (
-        "chat: a lone surrogate in `answer` is a 500 (Text lets it through)"
-    ),
-}
-
 # Anonymous callers are rate-limited by address: each anonymous request comes from its own.
 _addresses = (f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" for n in itertools.count(1))
 
@@ -195,17 +179,13 @@ def _exercise(case, role, world):
         _assert_refused_without_valid_token(case, response)
 
 
-def _settle(failures, known):
-    """Fail on any unknown failure; with only known ones, xfail naming them."""
-    unknown = {label: exc for label, exc in failures.items() if label not in known}
-    assert not unknown, "\n\n".join(f"== {label}\n{exc}" for label, exc in unknown.items())
-    if failures:
-        pytest.xfail("; ".join(sorted({known[label] for label in failures})))
+def _settle(failures):
+    assert not failures, "\n\n".join(f"== {label}\n{exc}" for label, exc in failures.items())
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_fuzz_api(api_schema, fuzz_world, role):
-    failures, known = {}, {}
+    failures = {}
     for result in api_schema.get_all_operations():
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
@@ -216,16 +196,13 @@ def test_fuzz_api(api_schema, fuzz_world, role):
                 _exercise(case, role, fuzz_world)
 
             label = f"{mode.value} {operation.label}"
-            reason = KNOWN_CHAT_FINDINGS.get((role, operation.label)) or KNOWN_CHAT_FINDINGS.get(("*", operation.label))
-            if reason:
-                known[label] = reason
             try:
                 fuzz()
             except Unsatisfiable:
                 assert mode.is_negative, label  # nothing to make invalid: no parameters, no body
             except Exception as exc:  # noqa: BLE001 - every operation runs; all failures are reported together
                 failures[label] = exc
-    _settle(failures, known)
+    _settle(failures)
 
 
 def _resolve(document, schema):
@@ -272,4 +249,4 @@ def test_hostile_strings(client, fuzz_world):
                         f"{role} {location} {name}={value!r}: {response.status_code} {response.data[:200]}"
                     )
     assert sent > 50  # the document lists strings to attack, and they were
-    _settle(failures, KNOWN_HOSTILE_STRING_FINDINGS)
+    _settle(failures)

@@ -1,23 +1,8 @@
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
+
+from eventflow.fields import Printable
 
 USER_AGENT_MAX = 500
-
-
-class _Printable(validate.Regexp):
-    """No control characters (documented as a pattern), and no lone surrogates, which JSON can
-    carry but UTF-8 cannot: PostgreSQL stores neither, so both are a 422 here, not a 500 there."""
-
-    def __init__(self):
-        super().__init__(r"^[^\x00-\x1f\x7f]*$", error="must not contain control characters")
-
-    def __call__(self, value):
-        if self.regex.fullmatch(value) is None:
-            raise ValidationError(self.error)
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValidationError("must be valid Unicode text") from None
-        return value
 
 
 class RegisterBodySchema(Schema):
@@ -36,7 +21,7 @@ class SessionBodySchema(Schema):
 
 
 class TrackBodySchema(SessionBodySchema):
-    user_agent = fields.String(load_default="", validate=[validate.Length(max=USER_AGENT_MAX), _Printable()])
+    user_agent = fields.String(load_default="", validate=[validate.Length(max=USER_AGENT_MAX), Printable()])
 
 
 class TrackSchema(Schema):

@@ -23,28 +23,14 @@ from eventflow.access.schemas import (
     TrackSchema,
 )
 from eventflow.access.snapshot import snapshots
-from eventflow.auth import EVERYONE, PARTICIPANT
+from eventflow.apidoc import document_errors
+from eventflow.auth import EVERYONE, PARTICIPANT, PARTICIPANTS, require_token
 from eventflow.limits import limiter
 from eventflow.tenancy import enter_webinar
 
 blp = Blueprint("access", __name__, url_prefix="/api/webinars", description="The participant hot path")
 
-PARTICIPANTS = frozenset({PARTICIPANT})
-ERRORS = {
-    401: "Missing or invalid token",
-    403: "The role may not use this endpoint",
-    404: "No such webinar in the caller's scope",
-    429: "Too many requests; see Retry-After",
-}
-
-
-def _document_errors(*codes):
-    def decorate(fn):
-        for code in codes:
-            fn = blp.alt_response(code, description=ERRORS[code])(fn)
-        return fn
-
-    return decorate
+blp.before_request(require_token)
 
 
 def _settings():
@@ -58,7 +44,7 @@ class Register(MethodView):
     @blp.response(201, RegistrationSchema, description="Registered now")
     @blp.alt_response(200, schema=RegistrationSchema, description="Already registered")
     @blp.alt_response(422, description="Invalid body, or a campaign link of another webinar")
-    @_document_errors(401, 403, 404, 429)
+    @document_errors(blp, 401, 403, 404, 429)
     def post(self, body, webinar_id):
         """Register the caller once; repeats are harmless (200 instead of 201)."""
         principal, _ = enter_webinar(webinar_id, PARTICIPANTS)
@@ -76,7 +62,7 @@ class Track(MethodView):
     @blp.arguments(TrackBodySchema)
     @blp.response(200, TrackSchema, description="The given session was open and is refreshed")
     @blp.alt_response(201, schema=TrackSchema, description="A new session was opened")
-    @_document_errors(401, 403, 404, 429)
+    @document_errors(blp, 401, 403, 404, 429)
     def post(self, body, webinar_id):
         """On entry (no session_id): open a session, register if needed, mark live. Every 5 min
         after (with session_id): refresh it. A session_id that is not open (closed by exit or the
@@ -94,7 +80,7 @@ class Ping(MethodView):
     @limiter.limit(limits.PRESENCE_PING)
     @blp.arguments(SessionBodySchema)
     @blp.response(200, PingSchema)
-    @_document_errors(401, 403, 404, 429)
+    @document_errors(blp, 401, 403, 404, 429)
     def post(self, body, webinar_id):
         """Every 120 s ± 10 s: mark the caller live and, with session_id, heartbeat that session.
         A viewer who never tracked is marked live all the same (no session is opened)."""
@@ -109,7 +95,7 @@ class Exit(MethodView):
     @limiter.limit(limits.ACCESS_EXIT)
     @blp.arguments(SessionBodySchema)
     @blp.response(200, ExitSchema)
-    @_document_errors(401, 403, 404, 429)
+    @document_errors(blp, 401, 403, 404, 429)
     def post(self, body, webinar_id):
         """Close the session (all the caller's open sessions without session_id) and leave the
         live list; repeats are harmless."""
@@ -123,7 +109,7 @@ class StatsAccess(MethodView):
     @blp.arguments(StatsAccessArgsSchema, location="query")
     @blp.response(200, StatsAccessSchema)
     @blp.alt_response(304, description="Unchanged since the ETag given in If-None-Match")
-    @_document_errors(401, 404, 429)
+    @document_errors(blp, 401, 404, 429)
     def get(self, args, webinar_id):
         """Who is connected now, from a per-webinar snapshot at most about a second old.
         Participants get the count and a bounded slice (their own entry first); admins all, paged."""

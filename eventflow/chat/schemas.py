@@ -5,6 +5,8 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from eventflow.fields import Printable
+
 # The database allows 2000 / 1000 / 4000 (migration 0003); the API keeps to the same bounds.
 MAX_MESSAGE_LENGTH = 2000
 MAX_QUESTION_LENGTH = 1000
@@ -14,23 +16,17 @@ MAX_PAGE = 200
 # a JavaScript number too.
 CURSOR = re.compile(r"\A[0-9]{1,15}\Z")
 QUESTION_STATUSES = ("pending", "answered", "hidden")
-# Control characters other than tab and line breaks have no place in chat (and NUL cannot be
-# stored in a PostgreSQL text at all).
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class Text(fields.String):
-    """A string trimmed of surrounding whitespace, without control characters."""
+    """A string trimmed of surrounding whitespace, of printable text (tabs and line breaks too)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
-        if CONTROL_CHARACTERS.search(text):
-            raise ValidationError("must not contain control characters")
-        return text
+        return super()._deserialize(value, attr, data, **kwargs).strip()
 
 
 def _text(max_length, **kwargs):
-    return Text(validate=validate.Length(1, max_length), **kwargs)
+    return Text(validate=[validate.Length(1, max_length), Printable(multi_line=True)], **kwargs)
 
 
 class PollArgsSchema(Schema):

@@ -6,14 +6,13 @@ While the realtime channel is down every viewer polls `messages` every 2 s and `
 (breaker.py). Every answer says in `Poll-Interval` how many seconds to wait before the next.
 """
 
-import functools
-
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from eventflow import breaker, db, limits
-from eventflow.auth import ADMINS, EVERYONE, PARTICIPANT, current_principal
+from eventflow.apidoc import document_errors
+from eventflow.auth import ADMINS, EVERYONE, PARTICIPANTS, require_token
 from eventflow.chat import feed, queries
 from eventflow.chat.schemas import (
     MessagePageSchema,
@@ -33,44 +32,13 @@ from eventflow.tenancy import enter_webinar
 
 blp = Blueprint("chat", __name__, url_prefix="/api/webinars", description="Chat and Q&A")
 
-PARTICIPANTS = frozenset({PARTICIPANT})
-# Upvotes have no cadence in the seed: a viewer clicking through the Q&A list, not a script.
-UPVOTE = "30 per minute"
+blp.before_request(require_token)
 ROW_ID = "int(max=9223372036854775807)"  # a bigint; larger is 404, not a database error
-ERRORS = {
-    401: "Missing or invalid token",
-    403: "The role may not use this endpoint",
-    404: "No such webinar (or row) in the caller's scope",
-    422: "Invalid query or body",
-    429: "Too many requests; see Retry-After",
-    503: "The database is unavailable; see Retry-After",
-}
 
 
 @blp.record_once
 def _bind_breaker(state):
     breaker.init_app(state.app)
-
-
-def _document(*codes):
-    def decorate(fn):
-        for code in codes:
-            fn = blp.alt_response(code, description=ERRORS[code])(fn)
-        return fn
-
-    return decorate
-
-
-def authenticated(view):
-    """Verify the token before the rate limiter keys on it, so that a missing token is a plain
-    401 rather than an error inside the limiter."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        current_principal()
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 def _params(principal, webinar_id, **more):
@@ -133,21 +101,19 @@ def _written(webinar_id, feed_name, row, status=200):
 
 @blp.route("/<uuid:webinar_id>/messages")
 class Messages(MethodView):
-    @authenticated
     @limiter.limit(limits.MESSAGES_POLL)
     @blp.arguments(PollArgsSchema, location="query")
     @blp.response(200, MessagePageSchema, headers={"Poll-Interval": {"description": "seconds until the next poll"}})
-    @_document(401, 404, 422, 429, 503)
+    @document_errors(blp, 401, 404, 422, 429, 503)
     def get(self, args, webinar_id):
         """Messages after the cursor, oldest change first. Hidden messages are left out for
         participants (but their own), and reported in `removed` if hidden after the cursor."""
         return _poll(feed.MESSAGES, webinar_id, args, queries.POLL_MESSAGES)
 
-    @authenticated
     @limiter.limit(limits.POST_MESSAGE)
     @blp.arguments(NewMessageSchema)
     @blp.response(201, MessageSchema)
-    @_document(401, 404, 422, 429)
+    @document_errors(blp, 401, 404, 422, 429)
     def post(self, body, webinar_id):
         """Send a chat message, as the caller (the display name comes from the token)."""
         principal, webinar = enter_webinar(webinar_id, EVERYONE)
@@ -159,7 +125,7 @@ class Messages(MethodView):
 class Message(MethodView):
     @blp.arguments(ModerateMessageSchema)
     @blp.response(200, MessageSchema)
-    @_document(401, 403, 404, 422)
+    @document_errors(blp, 401, 403, 404, 422)
     def patch(self, body, webinar_id, message_id):
         """Hide (or show again) a message: admins only."""
         principal, _ = enter_webinar(webinar_id, ADMINS)
@@ -169,21 +135,19 @@ class Message(MethodView):
 
 @blp.route("/<uuid:webinar_id>/questions")
 class Questions(MethodView):
-    @authenticated
     @limiter.limit(limits.QUESTIONS_POLL)
     @blp.arguments(QuestionPollArgsSchema, location="query")
     @blp.response(200, QuestionPageSchema, headers={"Poll-Interval": {"description": "seconds until the next poll"}})
-    @_document(401, 404, 422, 429, 503)
+    @document_errors(blp, 401, 404, 422, 429, 503)
     def get(self, args, webinar_id):
         """Questions changed after the cursor, oldest change first, optionally of one status.
         Participants see their own questions and the answered public ones; admins see all."""
         return _poll(feed.QUESTIONS, webinar_id, args, queries.POLL_QUESTIONS, status=args["status"])
 
-    @authenticated
     @limiter.limit(limits.POST_QUESTION)
     @blp.arguments(NewQuestionSchema)
     @blp.response(201, QuestionSchema)
-    @_document(401, 403, 404, 422, 429)
+    @document_errors(blp, 401, 403, 404, 422, 429)
     def post(self, body, webinar_id):
         """Ask a question: participants only."""
         principal, webinar = enter_webinar(webinar_id, PARTICIPANTS)
@@ -197,7 +161,7 @@ class Questions(MethodView):
 class Question(MethodView):
     @blp.arguments(ModerateQuestionSchema)
     @blp.response(200, QuestionSchema)
-    @_document(401, 403, 404, 422)
+    @document_errors(blp, 401, 403, 404, 422)
     def patch(self, body, webinar_id, question_id):
         """Answer, hide or unhide, pin or unpin a question: admins only."""
         principal, _ = enter_webinar(webinar_id, ADMINS)
@@ -216,18 +180,16 @@ class Upvote(MethodView):
         _written(webinar_id, feed.QUESTIONS, row)
         return {"question_id": question_id, "upvotes": row["upvotes"], "upvoted": row["upvoted"]}
 
-    @authenticated
-    @limiter.limit(UPVOTE)
+    @limiter.limit(limits.UPVOTE)
     @blp.response(200, UpvoteSchema)
-    @_document(401, 403, 404, 429)
+    @document_errors(blp, 401, 403, 404, 429)
     def post(self, webinar_id, question_id):
         """Upvote a question the caller can see, once; repeats are harmless."""
         return self._vote(webinar_id, question_id, True)
 
-    @authenticated
-    @limiter.limit(UPVOTE)
+    @limiter.limit(limits.UPVOTE)
     @blp.response(200, UpvoteSchema)
-    @_document(401, 403, 404, 429)
+    @document_errors(blp, 401, 403, 404, 429)
     def delete(self, webinar_id, question_id):
         """Withdraw the caller's upvote; repeats are harmless."""
         return self._vote(webinar_id, question_id, False)

@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from eventflow import db, limits
-from eventflow.auth import ADMINS
+from eventflow.auth import ADMINS, require_token
 from eventflow.limits import limiter
 from eventflow.stats import export, sections
 from eventflow.stats.schemas import (
@@ -20,6 +20,7 @@ from eventflow.tenancy import enter_webinar
 
 ATTENDANCE_200 = "JSON, or CSV (text/csv) with the same columns"
 blp = Blueprint("stats", __name__, url_prefix="/api/webinars", description="Admin dashboard and attendance")
+blp.before_request(require_token)
 
 
 def _requested_sections(raw):

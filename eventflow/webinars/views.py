@@ -4,12 +4,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from eventflow import db
-from eventflow.auth import ADMINS, EVERYONE
+from eventflow.auth import ADMINS, EVERYONE, require_token
 from eventflow.tenancy import enter_tenant, enter_webinar
 from eventflow.webinars import queries
 from eventflow.webinars.schemas import WebinarDetailSchema, WebinarListArgsSchema, WebinarSchema
 
 blp = Blueprint("webinars", __name__, url_prefix="/api/webinars", description="Webinars")
+blp.before_request(require_token)
 
 
 @blp.route("")
