@@ -12,8 +12,14 @@ API_TITLE = "EventFlow"
 API_VERSION = "1.0"
 
 
-def create_app(settings=None):
-    settings = embedded.resolve(settings or Settings.from_env())
+def create_app(settings=None, allow_embedded=True):
+    """The app. With `allow_embedded` (development commands, tests), servers the environment
+    leaves unset are started privately; production (wsgi.py) refuses to run without them."""
+    settings = settings or Settings.from_env()
+    if allow_embedded:
+        settings = embedded.resolve(settings)
+    else:
+        settings.require_servers()
     app = Flask(__name__, static_folder=None)  # a JSON API serves no files
     app.config.update(
         API_TITLE=API_TITLE,
@@ -32,9 +38,11 @@ def create_app(settings=None):
         },
     )
     app.extensions["eventflow.settings"] = settings
-    # First, so that their after_request hooks run last and see the final response.
+    # First, so that their after_request hooks run last and see the final response, the 503
+    # of a failed commit included.
     jsonlog.init_app(app)
     metrics.init_app(app, settings)
+    http.init_app(app, settings)
     logging.getLogger("pgserver").setLevel(logging.WARNING)
 
     redis_client.init_app(app, settings)
@@ -43,7 +51,6 @@ def create_app(settings=None):
     tenancy.init_app(app)
     auth.init_app(app)
     snapshot.init_app(app, settings)
-    http.init_app(app, settings)
 
     api = errors.Api(app)
     errors.init_app(app)

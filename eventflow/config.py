@@ -78,3 +78,17 @@ class Settings:
 
     def with_overrides(self, **changes):
         return replace(self, **changes)
+
+    def require_servers(self):
+        """Raise, naming what is missing, unless the production servers and secret are given."""
+        missing = [
+            name
+            for name, value in (
+                ("DATABASE_URL", self.database_url),
+                ("REDIS_URL", self.redis_url),
+                ("EVENTFLOW_JWT_SECRET", self.jwt_secret),
+            )
+            if not value
+        ]
+        if missing:
+            raise RuntimeError(f"set {', '.join(missing)}: the web app does not start private servers in production")

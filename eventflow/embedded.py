@@ -118,8 +118,9 @@ class EmbeddedServices:
         path = self.state_dir / "jwt-secret"
         if not path.exists():
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            # Created readable by its owner only, never for a moment by anyone else.
+            with os.fdopen(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600), "w") as secret:
+                secret.write(secrets.token_urlsafe(48))
         return path.read_text().strip()
 
     def pause_redis(self):

@@ -39,7 +39,10 @@ def init_app(app):
     @app.errorhandler(psycopg.errors.InsufficientPrivilege)
     def refused_by_policy(exc):
         # A write the row-level policies refuse concerns rows the caller cannot see: to the
-        # caller they do not exist.
+        # caller they do not exist. Any other privilege error (a missing grant) is our bug.
+        if "row-level security" not in (exc.diag.message_primary or ""):
+            app.logger.error("privilege error: %s", exc.diag.message_primary)
+            return json_error(500, "internal error")
         app.logger.warning("write refused by row-level security: %s", exc.diag.message_primary)
         return json_error(404, "not found")
 

@@ -14,11 +14,14 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def child_environment(settings):
-    """The resolved settings, so that every child uses the same servers and secret."""
+    """The resolved settings, so that every child uses the same servers and secret. Jobs connect
+    as eventflow_worker: there is no falling back to the web app's role."""
+    if not settings.worker_database_url:
+        raise RuntimeError("WORKER_DATABASE_URL must be set for the rq worker (eventflow_worker)")
     env = dict(os.environ)
     env.update(
         DATABASE_URL=settings.database_url,
-        WORKER_DATABASE_URL=settings.worker_database_url or settings.database_url,
+        WORKER_DATABASE_URL=settings.worker_database_url,
         REDIS_URL=settings.redis_url,
         EVENTFLOW_JWT_SECRET=settings.jwt_secret,
         EVENTFLOW_JWT_AUDIENCE=settings.jwt_audience,

@@ -1,6 +1,9 @@
 """The factory, the probes, the OpenAPI document and JSON errors."""
 
-from eventflow import create_app
+import pytest
+
+from eventflow import create_app, db
+from eventflow.config import Settings
 
 
 def test_factory_binds_the_given_settings(settings):
@@ -47,3 +50,21 @@ def test_malformed_webinar_id_is_404_json(client, make_tenant):
     response = client.get("/api/webinars/not-a-uuid", headers=headers)
     assert response.status_code == 404
     assert response.is_json
+
+
+def test_production_refuses_to_start_without_its_servers():
+    with pytest.raises(RuntimeError, match="set DATABASE_URL, REDIS_URL, EVENTFLOW_JWT_SECRET"):
+        create_app(Settings.from_env({}), allow_embedded=False)
+
+
+def test_a_missing_grant_is_a_500_not_a_hidden_404(settings):
+    app = create_app(settings)
+
+    @app.route("/_grantless")
+    def grantless():
+        db.connection().execute("select * from schema_migrations")  # the app has no grant on it
+        return {}
+
+    response = app.test_client().get("/_grantless")
+    assert response.status_code == 500 and response.json["message"] == "internal error"
+    app.extensions["eventflow.pool"].close()

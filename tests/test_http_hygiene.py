@@ -77,3 +77,21 @@ def test_forwarded_for_is_trusted_only_for_the_configured_hops(settings):
     response = client.get("/_addr", headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.7"})
     assert response.json["remote_addr"] == "203.0.113.7"
     app.extensions["eventflow.pool"].close()
+
+
+def test_the_503_of_a_failed_commit_carries_the_security_headers(settings, owner):
+    app = create_app(settings)
+
+    @app.route("/_commit_fails")
+    def commit_fails():
+        from eventflow import db
+
+        pid = db.connection().execute("select pg_backend_pid() as pid").fetchone()["pid"]
+        owner.execute("select pg_terminate_backend(%s)", (pid,))  # the commit will find it gone
+        return {"written": True}
+
+    response = app.test_client().get("/_commit_fails")
+    assert response.status_code == 503 and response.is_json
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value
+    app.extensions["eventflow.pool"].close()
