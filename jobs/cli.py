@@ -14,6 +14,10 @@ from flask.cli import AppGroup, with_appcontext
 from jobs import access_logs, attendance, health, marketing, presence
 from jobs.worker import connect
 
+# Which options each job understands: --webinar narrows the two per-webinar rollups, --full
+# recomputes an incremental one from the beginning.
+ACCEPTS_WEBINAR = {"access_logs", "attendance"}
+ACCEPTS_FULL = {"access_logs", "attendance", "marketing"}
 RUNNERS = {
     "access_logs": lambda conn, settings, full, webinars: access_logs.run(conn, settings, full, webinars or None),
     "attendance": lambda conn, settings, full, webinars: attendance.run(conn, settings, full, webinars or None),
@@ -44,6 +48,10 @@ def worker_health(max_queue_depth, max_wait_seconds, no_schedule):
 @click.option("--webinar", "webinars", multiple=True, type=click.UUID, help="Recompute only this webinar (repeatable).")
 def rollup_run(job, full, webinars):
     """Run one job now and print what it did."""
+    if webinars and job not in ACCEPTS_WEBINAR:
+        raise click.UsageError(f"{job} covers every webinar: --webinar does not apply")
+    if full and job not in ACCEPTS_FULL:
+        raise click.UsageError(f"{job} is not incremental: --full does not apply")
     settings = current_app.extensions["eventflow.settings"]
     with connect({"WORKER_DATABASE_URL": settings.worker_database_url or ""}) as conn:
         click.echo(json.dumps(RUNNERS[job](conn, settings, full, list(webinars)), default=str))

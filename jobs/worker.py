@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg.rows import dict_row
-from rq import Retry
 
 from eventflow import metrics
 
@@ -35,9 +34,10 @@ class JobSpec:
 def job(queue, timeout, retries=0):
     """Fix a job's queue, timeout and retries where it is defined; the schedule reads them here.
 
-    Retries happen in the job itself, on errors that say "try again" (psycopg.OperationalError:
-    lost connection, serialization failure, deadlock), because `rq cron` enqueues without RQ's
-    Retry. Every job is idempotent, so a retry, or the next scheduled run, redoes it safely."""
+    Retries happen in the job itself, on errors that say "try again" (a lost connection, a
+    serialization failure, a deadlock), because `rq cron` enqueues without RQ's Retry. A
+    statement timeout is not retried: the same statement would time out again, past the job's
+    own timeout. Every job is idempotent, so a retry, or the next scheduled run, redoes it."""
 
     def decorate(fn):
         @functools.wraps(fn)
@@ -47,6 +47,9 @@ def job(queue, timeout, retries=0):
                 try:
                     result = fn(*args, **kwargs)
                     break
+                except psycopg.errors.QueryCanceled:
+                    metrics.JOB_FAILURES.labels(fn.__name__).inc()
+                    raise
                 except psycopg.OperationalError as exc:
                     if attempt == retries:
                         metrics.JOB_FAILURES.labels(fn.__name__).inc()
@@ -66,16 +69,6 @@ def job(queue, timeout, retries=0):
         return run
 
     return decorate
-
-
-def enqueue(fn, connection, *args, **kwargs):
-    """Enqueue a job now (outside the schedule), with its spec's timeout and RQ-level retries."""
-    from rq import Queue
-
-    spec = fn.job_spec
-    retry = Retry(max=spec.retries, interval=list(RETRY_BACKOFF_SECONDS)) if spec.retries else None
-    queue = Queue(spec.queue, connection=connection)
-    return queue.enqueue(fn, args=args, kwargs=kwargs, job_timeout=spec.timeout, retry=retry)
 
 
 def connect(env=None):

@@ -341,3 +341,30 @@ def test_marketing_stats_match_brute_force(worker, owner, settings, make_tenant)
     assert not marketing.run(worker, settings)["full"]
     today = datetime.now(tz).date()
     assert stored()[(today, campaign_b)] == (1, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "args, complaint",
+    [
+        (["rollup", "run", "marketing", "--webinar", "00000000-0000-0000-0000-000000000001"], "--webinar"),
+        (["rollup", "run", "presence", "--full"], "--full"),
+    ],
+)
+def test_rollup_run_refuses_options_a_job_would_ignore(app, args, complaint):
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 2 and complaint in result.output
+
+
+def test_a_statement_timeout_is_not_retried():
+    from jobs.worker import job
+
+    calls = []
+
+    @job("maintenance", timeout=10, retries=2)
+    def times_out():
+        calls.append(1)
+        raise psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
+
+    with pytest.raises(psycopg.errors.QueryCanceled):
+        times_out()
+    assert calls == [1]
