@@ -1,7 +1,7 @@
--- agencies, clients, webinars: the tenant tree itself.
+-- agencies, clients, webinars: the tenant tree itself. The jobs read webinars only.
 
 call app.reset_security('agencies');
-grant select on agencies to eventflow_app, eventflow_worker;
+grant select on agencies to eventflow_app;
 
 create policy "agency admins read their agency" on agencies
     for select to eventflow_app
@@ -9,12 +9,10 @@ create policy "agency admins read their agency" on agencies
 create policy "client admins read their client's agency" on agencies
     for select to eventflow_app
     using (id in (select c.agency_id from clients c where c.id = (select app.admin_client_id())));
-create policy "worker reads all agencies" on agencies
-    for select to eventflow_worker using (true);
 
 
 call app.reset_security('clients');
-grant select on clients to eventflow_app, eventflow_worker;
+grant select on clients to eventflow_app;
 
 create policy "client admins read their client" on clients
     for select to eventflow_app
@@ -22,8 +20,6 @@ create policy "client admins read their client" on clients
 create policy "agency admins read their clients" on clients
     for select to eventflow_app
     using (agency_id = (select app.admin_agency_id()));
-create policy "worker reads all clients" on clients
-    for select to eventflow_worker using (true);
 
 
 call app.reset_security('webinars');
@@ -36,6 +32,7 @@ create policy "participants read the webinar they are in" on webinars
 create policy "admins manage their tenant's webinars" on webinars
     for all to eventflow_app
     using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
+-- The rollups take each row's client_id / agency_id and the scheduled length from webinars.
 create policy "worker reads all webinars" on webinars
     for select to eventflow_worker using (true);
 
@@ -49,5 +46,6 @@ create or replace function app.webinar_tenant(webinar uuid)
     language sql stable security definer set search_path = pg_catalog, public
     as $$ select w.id, w.client_id, w.agency_id, w.status, w.starts_at, w.ends_at
           from public.webinars w where w.id = webinar $$;
-revoke all on function app.webinar_tenant(uuid) from public;
-grant execute on function app.webinar_tenant(uuid) to eventflow_app, eventflow_worker;
+-- Only the web app resolves webinars this way; no job does.
+revoke all on function app.webinar_tenant(uuid) from public, eventflow_worker;
+grant execute on function app.webinar_tenant(uuid) to eventflow_app;

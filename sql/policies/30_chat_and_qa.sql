@@ -2,8 +2,10 @@
 -- webinar's chat and Q&A feed has got to (see migration 0006), read by the polls.
 
 call app.reset_security('messages');
-grant select, insert, update on messages to eventflow_app;
-grant select on messages to eventflow_worker;
+-- Admins moderate by hiding; the feed trigger sets seq as the schema owner. Nothing else in a
+-- message is ever rewritten.
+grant select, insert on messages to eventflow_app;
+grant update (hidden) on messages to eventflow_app;
 
 create policy "participants read visible messages of their webinar" on messages
     for select to eventflow_app
@@ -17,13 +19,13 @@ create policy "participants post messages as themselves" on messages
 create policy "admins manage their tenant's messages" on messages
     for all to eventflow_app
     using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
-create policy "worker reads messages" on messages
-    for select to eventflow_worker using (true);
 
 
 call app.reset_security('questions');
-grant select, insert, update on questions to eventflow_app;
-grant select on questions to eventflow_worker;
+-- Admins answer, hide and pin (eventflow/chat/queries.py MODERATE_QUESTION); an upvote touches
+-- updated_at through app.touch_reacted_question, as the schema owner. Who asked what stays put.
+grant select, insert on questions to eventflow_app;
+grant update (answer, answered_by, answered_at, status, pinned, updated_at) on questions to eventflow_app;
 
 -- What a webinar's Q&A shows a viewer: their own questions and the answered public ones.
 create policy "participants read their own and answered public questions" on questions
@@ -34,17 +36,15 @@ create policy "participants ask questions as themselves" on questions
     for insert to eventflow_app
     with check (webinar_id = (select app.participant_webinar_id())
                 and user_id = (select app.participant_id())
-                and status = 'pending' and not pinned and answer is null);
+                and status = 'pending' and not pinned
+                and answer is null and answered_by is null and answered_at is null);
 create policy "admins manage their tenant's questions" on questions
     for all to eventflow_app
     using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
-create policy "worker reads questions" on questions
-    for select to eventflow_worker using (true);
 
 
 call app.reset_security('reactions');
 grant select, insert, delete on reactions to eventflow_app;
-grant select on reactions to eventflow_worker;
 
 create policy "participants read reactions in their webinar" on reactions
     for select to eventflow_app
@@ -55,16 +55,15 @@ create policy "participants react as themselves" on reactions
 create policy "participants withdraw their own reactions" on reactions
     for delete to eventflow_app
     using (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
-create policy "admins manage their tenant's reactions" on reactions
-    for all to eventflow_app
+-- Admins see the upvote counts; reacting is the viewers' own business.
+create policy "admins read their tenant's reactions" on reactions
+    for select to eventflow_app
     using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
-create policy "worker reads reactions" on reactions
-    for select to eventflow_worker using (true);
 
 
 call app.reset_security('chat_feeds');
 -- Written only by the feed trigger (app.take_feed_seq, as the schema owner); read by the polls.
-grant select on chat_feeds to eventflow_app, eventflow_worker;
+grant select on chat_feeds to eventflow_app;
 
 create policy "participants read the feeds of their webinar" on chat_feeds
     for select to eventflow_app
@@ -72,8 +71,6 @@ create policy "participants read the feeds of their webinar" on chat_feeds
 create policy "admins read their tenant's feeds" on chat_feeds
     for select to eventflow_app
     using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
-create policy "worker reads feeds" on chat_feeds
-    for select to eventflow_worker using (true);
 
 
 -- What a participant's poll must be told to take away: rows of their webinar changed after the
@@ -101,7 +98,8 @@ $$;
 
 -- Upvote a question the caller can see, once; SECURITY INVOKER, so the policies decide both
 -- what "can see" means and whether the reaction may be written. No row when the question is not
--- visible. The reaction trigger moves the question to the end of its feed.
+-- visible. The voter is the context's participant (app.participant_id(): NULL for any other role,
+-- whose insert is then refused). The reaction trigger moves the question to the end of its feed.
 create or replace function app.upvote_question(webinar uuid, question bigint, up boolean)
     returns table (upvotes bigint, upvoted boolean, seq bigint)
     language plpgsql security invoker set search_path = pg_catalog
@@ -115,12 +113,12 @@ begin
     end if;
     if up then
         insert into public.reactions (webinar_id, client_id, agency_id, user_id, target_type, target_id, kind)
-        values (target.webinar_id, target.client_id, target.agency_id, app.user_id(), 'question', target.id, 'upvote')
+        values (target.webinar_id, target.client_id, target.agency_id, app.participant_id(), 'question', target.id, 'upvote')
         on conflict do nothing;
     else
         delete from public.reactions r
         where r.webinar_id = webinar and r.target_type = 'question' and r.target_id = question
-          and r.kind = 'upvote' and r.user_id = app.user_id();
+          and r.kind = 'upvote' and r.user_id = app.participant_id();
     end if;
     return query
         select (select count(*) from public.reactions r
