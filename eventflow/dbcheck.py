@@ -2,8 +2,10 @@
 
 Every table of every application schema (all but PostgreSQL's own, and but the migration ledger)
 must have row-level security enabled and forced and at least one policy; the app and worker roles must
-not be superuser, bypass RLS or own anything; every SECURITY DEFINER function must pin its
-search_path.
+not be superuser, bypass RLS or own anything (a schema included), nor be members of a role that is
+or does (they could SET ROLE to it); no view of an application schema may run as its owner, and no
+materialized view may hold rows outside row-level security; every SECURITY DEFINER function must
+pin its search_path.
 """
 
 import psycopg
@@ -31,6 +33,46 @@ select r.rolname, r.rolsuper, r.rolbypassrls,
        (select count(*) from pg_proc p where p.proowner = r.oid) as owned_functions
 from pg_roles r
 where r.rolname = any(%s)
+"""
+
+# Roles the app or worker role can become (pg_has_role MEMBER: directly or through other roles)
+# that are superuser, bypass row-level security or own something: membership is their power.
+PRIVILEGED_MEMBERSHIPS = """
+select m.rolname as member, r.rolname as role, r.rolsuper, r.rolbypassrls, o.owned
+from pg_roles m
+join pg_roles r on r.oid <> m.oid and pg_has_role(m.oid, r.oid, 'MEMBER')
+cross join lateral (
+    select (select count(*) from pg_class c where c.relowner = r.oid)
+         + (select count(*) from pg_proc p where p.proowner = r.oid)
+         + (select count(*) from pg_namespace n where n.nspowner = r.oid)
+         + (select count(*) from pg_database d where d.datdba = r.oid) as owned
+) o
+where m.rolname = any(%s)
+  and (r.rolsuper or r.rolbypassrls or o.owned > 0)
+order by 1, 2
+"""
+
+OWNED_SCHEMAS = """
+select r.rolname, n.nspname
+from pg_namespace n join pg_roles r on r.oid = n.nspowner
+where r.rolname = any(%s)
+order by 1, 2
+"""
+
+# A view reads its tables with its owner's rights unless it is security_invoker, and the owner
+# (the migration role) is not bound by row-level security; a materialized view stores its rows,
+# and row-level security cannot apply to it at all.
+VIEWS_AS_OWNER = """
+select format('%I.%I', n.nspname, c.relname) as view_name, c.relkind = 'm' as materialized
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+where n.nspname <> 'information_schema' and n.nspname not like 'pg\\_%'
+  and (c.relkind = 'm'
+       or (c.relkind = 'v'
+           and not exists (select from unnest(coalesce(c.reloptions, '{}')) as option
+                           where lower(option) in ('security_invoker=true', 'security_invoker=on',
+                                                   'security_invoker=yes', 'security_invoker=1'))))
+order by 1
 """
 
 DEFINER_WITHOUT_SEARCH_PATH = """
@@ -66,6 +108,24 @@ def find_problems(owner_url):
             if tables or functions:
                 problems.append(f"role {name} owns {tables} relations and {functions} functions")
         problems.extend(f"role {name} is missing" for name in APP_ROLES if name not in found_roles)
+        for member, role, is_super, bypass, owned in conn.execute(PRIVILEGED_MEMBERSHIPS, (list(APP_ROLES),)):
+            powers = [
+                what
+                for what, has in (
+                    ("is a superuser", is_super),
+                    ("can bypass row-level security", bypass),
+                    (f"owns {owned} objects", owned),
+                )
+                if has
+            ]
+            problems.append(f"role {member} is a member of role {role}, which {' and '.join(powers)}")
+        for name, schema in conn.execute(OWNED_SCHEMAS, (list(APP_ROLES),)):
+            problems.append(f"role {name} owns schema {schema}")
+        for view, materialized in conn.execute(VIEWS_AS_OWNER):
+            if materialized:
+                problems.append(f"materialized view {view} holds rows outside row-level security")
+            else:
+                problems.append(f"view {view} runs as its owner, bypassing row-level security (not security_invoker)")
         for (function,) in conn.execute(DEFINER_WITHOUT_SEARCH_PATH):
             problems.append(f"SECURITY DEFINER function {function} has no fixed search_path")
     return problems
