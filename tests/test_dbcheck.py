@@ -9,6 +9,13 @@ def _check(app):
     return app.test_cli_runner().invoke(args=["db", "check"])
 
 
+def _assert_reported(app, *problems):
+    result = _check(app)
+    assert result.exit_code == 1, result.output
+    for problem in problems:
+        assert problem in result.output
+
+
 def _assert_sound_again(app):
     result = _check(app)
     assert result.exit_code == 0, result.output
@@ -26,9 +33,7 @@ def test_db_check_fails_on_a_table_without_rls(app, owner, table):
     owner.execute(f"create schema if not exists {schema}")
     owner.execute(f"create table {table} (id int, client_id uuid)")
     try:
-        result = _check(app)
-        assert result.exit_code == 1
-        assert f"table {table}: RLS not enabled, RLS not forced, no policy" in result.output
+        _assert_reported(app, f"table {table}: RLS not enabled, RLS not forced, no policy")
     finally:
         owner.execute(f"drop table {table}")
         if schema != "public":
@@ -40,10 +45,11 @@ def test_db_check_fails_on_a_privileged_role_and_an_unpinned_definer(app, owner)
     owner.execute("alter role eventflow_worker bypassrls")
     owner.execute("create function public.leaky() returns int language sql security definer as 'select 1'")
     try:
-        result = _check(app)
-        assert result.exit_code == 1
-        assert "role eventflow_worker can bypass row-level security" in result.output
-        assert "SECURITY DEFINER function public.leaky has no fixed search_path" in result.output
+        _assert_reported(
+            app,
+            "role eventflow_worker can bypass row-level security",
+            "SECURITY DEFINER function public.leaky has no fixed search_path",
+        )
     finally:
         owner.execute("alter role eventflow_worker nobypassrls")
         owner.execute("drop function public.leaky()")
@@ -76,10 +82,8 @@ def test_db_check_fails_on_membership_in_a_privileged_role(app, owner, member, p
     owner.execute(f"grant {role} to sneaky_middle")
     owner.execute(f"grant sneaky_middle to {member}")
     try:
-        result = _check(app)
-        assert result.exit_code == 1
-        assert f"role {member} is a member of role {role}, {expected}" in result.output
-        assert "role sneaky_middle," not in result.output  # powerless itself
+        _assert_reported(app, f"role {member} is a member of role {role}, {expected}")
+        assert "role sneaky_middle," not in _check(app).output  # powerless itself
     finally:
         owner.execute(f"revoke sneaky_middle from {member}")
         owner.execute("drop role sneaky_middle")
@@ -108,9 +112,7 @@ def test_db_check_fails_on_membership_in_a_privileged_role(app, owner, member, p
 def test_db_check_fails_on_a_view_that_runs_as_its_owner(app, owner, create, expected):
     owner.execute(create)
     try:
-        result = _check(app)
-        assert result.exit_code == 1
-        assert expected in result.output
+        _assert_reported(app, expected)
     finally:
         kind = "materialized view" if "materialized" in create else "view"
         owner.execute(f"drop {kind} public.sneaky_view")
@@ -128,9 +130,7 @@ def test_db_check_accepts_a_security_invoker_view(app, owner):
 def test_db_check_fails_on_a_schema_owned_by_an_app_role(app, owner):
     owner.execute("create schema sneaky_scratch authorization eventflow_worker")
     try:
-        result = _check(app)
-        assert result.exit_code == 1
-        assert "role eventflow_worker owns schema sneaky_scratch" in result.output
+        _assert_reported(app, "role eventflow_worker owns schema sneaky_scratch")
     finally:
         owner.execute("drop schema sneaky_scratch")
     _assert_sound_again(app)
