@@ -16,6 +16,9 @@ select
                   p.proacl::text as acl
            from pg_proc p join pg_namespace n on n.oid = p.pronamespace
            where n.nspname not in ('pg_catalog', 'information_schema')) f) as functions,
+  (select json_agg(a order by a.relname, a.attname)
+     from (select attrelid::regclass::text as relname, attname, attacl::text
+           from pg_attribute where attacl is not null) a) as column_grants,
   (select json_agg(c order by c.table_name, c.ordinal_position)
      from (select table_name, column_name, ordinal_position, data_type, is_nullable, column_default
            from information_schema.columns where table_schema = 'public') c) as columns,
