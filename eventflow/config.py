@@ -3,6 +3,8 @@
 import os
 from dataclasses import dataclass, replace
 
+from flask import current_app
+
 
 def _int(env, name, default):
     return int(env.get(name, default))
@@ -92,3 +94,8 @@ class Settings:
         ]
         if missing:
             raise RuntimeError(f"set {', '.join(missing)}: the web app does not start private servers in production")
+
+
+def current():
+    """The running app's Settings (in a request or app context)."""
+    return current_app.extensions["eventflow.settings"]
