@@ -5,8 +5,13 @@ transaction sets the tenant context transaction-locally (set_config(..., true));
 commits before the response leaves (rolls back on any error) and the connection goes back to the
 pool with nothing of the request left on it. A request that never asks for `connection()` takes
 no connection at all.
+
+What must only happen once the write is durable (telling Redis about it) is handed to
+`after_commit()`: it runs after a successful commit, and never when the transaction rolls back
+or the commit fails.
 """
 
+import logging
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +22,8 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from eventflow import errors
+
+log = logging.getLogger(__name__)
 
 SET_CONTEXT = """
 select set_config('app.user_id', %(user_id)s, true),
@@ -94,18 +101,34 @@ def connection():
     return g.db_conn
 
 
+def after_commit(callback):
+    """Run `callback()` once the request's transaction has committed (after the view, before the
+    response leaves); never if it rolls back or the commit fails. For side effects outside
+    PostgreSQL that must not announce a write which might still be lost."""
+    g.setdefault("db_after_commit", []).append(callback)
+
+
 def finish_request_transaction(commit):
-    """Commit (or roll back) the request's transaction, if it opened one, and release it."""
+    """Commit (or roll back) the request's transaction, if it opened one, and release it; after a
+    successful commit, run the request's after_commit callbacks. A failed commit raises."""
     conn = g.pop("db_conn", None)
-    if conn is None:
-        return
-    try:
-        if commit:
-            conn.commit()
-        else:
-            conn.rollback()
-    finally:
-        current_app.extensions["eventflow.pool"].putconn(conn)
+    callbacks = g.pop("db_after_commit", ())
+    if conn is not None:
+        try:
+            if commit:
+                conn.commit()
+            else:
+                conn.rollback()
+        finally:
+            current_app.extensions["eventflow.pool"].putconn(conn)
+    if commit:
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                # The write is durable: answer it as such. A lost side effect is the callback's
+                # to bound (e.g. a Redis marker that expires).
+                log.exception("after-commit callback %r failed", callback)
 
 
 def init_app(app, settings):
@@ -124,5 +147,5 @@ def init_app(app, settings):
 
     @app.teardown_request
     def release_on_error(exc):
-        if "db_conn" in g:
+        if "db_conn" in g or "db_after_commit" in g:
             finish_request_transaction(commit=False)

@@ -67,3 +67,27 @@ def test_context_is_transaction_local_not_session_level(run_as, make_tenant):
     assert inside == str(tenant.client_id)
     outside = run_as(db.NO_CONTEXT, "select current_setting('app.client_id', true) as c").one["c"]
     assert outside == ""
+
+
+def test_after_commit_callbacks_run_only_once_the_transaction_committed(settings):
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    ran = []
+
+    @app.route("/_write/<int:status>")
+    def write(status):
+        stage = db.connection().execute("select 'in the transaction' as stage").fetchone()["stage"]
+        db.after_commit(lambda: ran.append((status, stage)))
+        if status == 500:
+            raise RuntimeError("the view failed after its write")
+        return jsonify(ran=list(ran)), status
+
+    try:
+        client = app.test_client()
+        assert client.get("/_write/200").json == {"ran": []}, "a callback ran before the commit"
+        assert ran == [(200, "in the transaction")]
+        assert client.get("/_write/404").status_code == 404
+        assert client.get("/_write/500").status_code == 500
+        assert ran == [(200, "in the transaction")], "a rolled-back request ran its callback"
+    finally:
+        app.extensions["eventflow.pool"].close()
