@@ -8,7 +8,8 @@ opens and every poll is refused at once (503 + Retry-After) without touching the
 database the breaker closes, if it fails the breaker opens for another cool-down.
 
 The state is per process (each gunicorn worker learns on its own, which needs no shared store
-that could itself be down); transitions are logged, and /readyz shows the state.
+that could itself be down); transitions are logged and set eventflow_breaker_state, and /readyz
+shows the state.
 """
 
 import logging
@@ -19,6 +20,9 @@ import time
 from contextlib import contextmanager
 
 import psycopg
+from flask_smorest import abort
+
+from eventflow import metrics
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +31,7 @@ CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 # statement timeout) are all OperationalErrors; InterfaceError is a connection already broken.
 DATABASE_FAILURES = (psycopg.OperationalError, psycopg.InterfaceError)
 EXTENSION_KEY = "eventflow.poll_breaker"
+_GAUGE_VALUES = {CLOSED: metrics.BREAKER_CLOSED, HALF_OPEN: metrics.BREAKER_HALF_OPEN, OPEN: metrics.BREAKER_OPEN}
 
 
 class BreakerOpen(Exception):
@@ -52,10 +57,14 @@ class CircuitBreaker:
         self.reset_seconds = reset_seconds
         self._clock = clock
         self._lock = threading.Lock()
-        self._state = CLOSED
         self._consecutive_failures = 0
         self._opened_at = 0.0
         self._probing = False
+        self._set_state(CLOSED)
+
+    def _set_state(self, state):
+        self._state = state
+        metrics.BREAKER_STATE.labels(self.name).set(_GAUGE_VALUES[state])
 
     @property
     def state(self):
@@ -82,7 +91,8 @@ class CircuitBreaker:
                 raise BreakerOpen(self._retry_after())
             if self._probing:
                 raise BreakerOpen(1)
-            self._state, self._probing = HALF_OPEN, True
+            self._set_state(HALF_OPEN)
+            self._probing = True
             log.warning("breaker %s half-open: probing the database", self.name)
             return True
 
@@ -93,7 +103,8 @@ class CircuitBreaker:
             if outcome == "success":
                 if self._state != CLOSED:
                     log.warning("breaker %s closed: the database answers again", self.name)
-                self._state, self._consecutive_failures = CLOSED, 0
+                    self._set_state(CLOSED)
+                self._consecutive_failures = 0
             elif outcome == "failure":
                 self._consecutive_failures += 1
                 if self._state == HALF_OPEN or self._consecutive_failures >= self.failures:
@@ -104,7 +115,8 @@ class CircuitBreaker:
                             self._consecutive_failures,
                             self.reset_seconds,
                         )
-                    self._state, self._opened_at = OPEN, self._clock()
+                        self._set_state(OPEN)
+                    self._opened_at = self._clock()
             # "neutral": the request never reached the database (a cached answer, a 404); a
             # probe that ends so leaves the breaker half-open for the next request to probe.
 
@@ -124,6 +136,17 @@ class CircuitBreaker:
             self._record(is_probe, "success" if probe.answered else "neutral")
             raise
         self._record(is_probe, "success" if probe.answered else "neutral")
+
+
+def refuse(exc):
+    """Answer a poll the open breaker refused: 503 at once, with when to come back (a poll's
+    Poll-Interval too, so that a client which follows only that one waits as long)."""
+    seconds = str(exc.retry_after)
+    abort(
+        503,
+        message="the database is unavailable; retry later",
+        headers={"Retry-After": seconds, "Poll-Interval": seconds},
+    )
 
 
 def init_app(app):

@@ -4,11 +4,10 @@ Under gunicorn, set PROMETHEUS_MULTIPROC_DIR (an empty directory per deployment;
 wipes it on start and marks dead workers): prometheus_client then keeps each process's values in
 files there and /metrics adds them up. Without it, each process reports its own (dev, tests).
 
-Hooks for other areas — import and increment:
-    from eventflow import metrics
-    metrics.SNAPSHOT_REBUILDS.labels("stats_access").inc()
-    metrics.CACHE_HITS.labels("stats_access").inc(); metrics.CACHE_MISSES.labels(...).inc()
-    metrics.BREAKER_STATE.labels("messages").set(metrics.BREAKER_OPEN)
+Recorded where they happen: SNAPSHOT_REBUILDS and CACHE_HITS / CACHE_MISSES{cache="stats_access"}
+by access/snapshot.py, CACHE_HITS / CACHE_MISSES{cache="webinar"} by tenancy.lookup_webinar,
+BREAKER_STATE{breaker="database-polls"} by breaker.py on each state change. Another area imports
+this module and increments the same way.
 RQ queue depth, failed and running jobs and live workers are read from Redis at scrape time.
 """
 
@@ -17,7 +16,7 @@ import os
 import time
 
 import redis
-from flask import Response, current_app, g, request
+from flask import Response, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -29,6 +28,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from eventflow import config
 
 REQUESTS = Counter(
     "eventflow_http_requests_total",
@@ -141,7 +142,7 @@ def init_app(app, settings):
 
     @app.get("/metrics")
     def metrics_endpoint():
-        token = current_app.extensions["eventflow.settings"].metrics_token
+        token = config.current().metrics_token
         if token:
             scheme, _, given = request.headers.get("Authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):

@@ -5,8 +5,10 @@ tenant's webinar is answered 404, as if it did not exist; a role that may not us
 at all gets 403.
 """
 
+import functools
 import json
 import logging
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -16,17 +18,21 @@ import redis
 from flask import current_app, g
 from flask_smorest import abort
 
-from eventflow import db
+from eventflow import config, db, metrics
 from eventflow.auth import PARTICIPANT, current_principal
 from eventflow.redis_client import get_redis
 
 log = logging.getLogger(__name__)
 
 LOOKUP_WEBINAR = "select * from app.webinar_tenant(%s)"
-# A process keeps what it looked up this long, so the hottest requests skip even Redis.
+# A process keeps a webinar it looked up this long, so the hottest requests skip even Redis ...
 LOCAL_CACHE_SECONDS = 5.0
-# An id that names no webinar is remembered briefly, so guessing ids cannot hammer PostgreSQL.
+# ... and at most this many: far more than the webinars live at once, small enough for any worker.
+LOCAL_CACHE_ENTRIES = 10_000
+# An id that names no webinar is remembered briefly (in Redis only: random ids must not fill a
+# process's memory), so guessing ids cannot hammer PostgreSQL.
 MISSING_CACHE_SECONDS = 5
+CACHE_NAME = "webinar"  # its label in eventflow_cache_hits_total / _misses_total
 
 
 @dataclass(frozen=True)
@@ -54,9 +60,32 @@ class Webinar:
         )
 
 
+class LocalWebinars:
+    """The webinars this process looked up, each kept LOCAL_CACHE_SECONDS; when full, the oldest
+    entry makes room. Only webinars that exist are kept."""
+
+    def __init__(self, max_entries=LOCAL_CACHE_ENTRIES):
+        self._entries: dict[uuid.UUID, tuple[float, Webinar]] = {}
+        self._max_entries = max_entries
+        self._lock = threading.Lock()  # writers only: a read is one dict lookup
+
+    def __len__(self):
+        return len(self._entries)
+
+    def get(self, webinar_id):
+        hit = self._entries.get(webinar_id)
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def put(self, webinar_id, webinar):
+        with self._lock:
+            self._entries.pop(webinar_id, None)  # re-inserted last: the oldest entry is first
+            while len(self._entries) >= self._max_entries:
+                del self._entries[next(iter(self._entries))]
+            self._entries[webinar_id] = (time.monotonic() + LOCAL_CACHE_SECONDS, webinar)
+
+
 def init_app(app):
-    # webinar id -> (expires at, Webinar or None), per process
-    app.extensions["eventflow.webinar_cache"] = {}
+    app.extensions["eventflow.webinar_cache"] = LocalWebinars()
 
 
 def _redis_key(webinar_id):
@@ -74,8 +103,7 @@ def _read_redis(webinar_id):
 
 
 def _write_redis(webinar_id, webinar):
-    settings = current_app.extensions["eventflow.settings"]
-    ttl = settings.webinar_cache_seconds if webinar else MISSING_CACHE_SECONDS
+    ttl = config.current().webinar_cache_seconds if webinar else MISSING_CACHE_SECONDS
     try:
         get_redis().set(_redis_key(webinar_id), webinar.to_json() if webinar else b"", ex=ttl)
     except redis.RedisError:
@@ -85,26 +113,22 @@ def _write_redis(webinar_id, webinar):
 def lookup_webinar(webinar_id):
     """The webinar's tenant facts, from the process, then Redis, then PostgreSQL; None if none."""
     local_cache = current_app.extensions["eventflow.webinar_cache"]
-    now = time.monotonic()
-    hit = local_cache.get(webinar_id)
-    if hit and hit[0] > now:
-        return hit[1]
+    webinar = local_cache.get(webinar_id)
+    if webinar is not None:
+        metrics.CACHE_HITS.labels(CACHE_NAME).inc()
+        return webinar
     webinar, found = _read_redis(webinar_id)
-    if not found:
+    if found:
+        metrics.CACHE_HITS.labels(CACHE_NAME).inc()
+    else:
+        metrics.CACHE_MISSES.labels(CACHE_NAME).inc()
         with db.transaction(db.get_pool(), db.NO_CONTEXT) as conn:
             row = conn.execute(LOOKUP_WEBINAR, (webinar_id,)).fetchone()
         webinar = Webinar(**row) if row else None
         _write_redis(webinar_id, webinar)
-    local_cache[webinar_id] = (now + LOCAL_CACHE_SECONDS, webinar)
+    if webinar is not None:
+        local_cache.put(webinar_id, webinar)
     return webinar
-
-
-def forget_webinar(webinar_id):
-    current_app.extensions["eventflow.webinar_cache"].pop(webinar_id, None)
-    try:
-        get_redis().delete(_redis_key(webinar_id))
-    except redis.RedisError:
-        log.warning("Redis unavailable; webinar %s stays cached until it expires", webinar_id)
 
 
 def _admin_sees(principal, webinar):
@@ -118,6 +142,22 @@ def require_role(roles):
     if principal.role not in roles:
         abort(403, message=f"this endpoint is not for a {principal.role}")
     return principal
+
+
+def admits(roles):
+    """Decorator of a view that only `roles` may use: a role not among them gets 403 before the
+    query or body is parsed (so place it above `@blp.arguments`), never a 422 about input it may
+    not send at all. Which webinar (404) is still the view's to check, with enter_webinar."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def admitted(*args, **kwargs):
+            require_role(roles)
+            return view(*args, **kwargs)
+
+        return admitted
+
+    return decorate
 
 
 def enter_tenant(roles):

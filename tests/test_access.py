@@ -1,8 +1,12 @@
 """The participant hot path: register, access/track, presence/ping, access/exit."""
 
 import uuid
+from collections import Counter
 
 import pytest
+
+from eventflow import limits, tenancy
+from tests import failing_commit
 
 
 def url(tenant, path):
@@ -246,3 +250,83 @@ def test_unauthenticated_requests_do_not_knock_the_limiter_off_redis(client, app
     assert client.post(url(tenant, "presence/ping"), headers=headers).status_code == 200
     counters = app.extensions["eventflow.redis"].keys(f"*ef:limit/{user_id}:*")
     assert counters, "the limit was counted in process memory, not in Redis"
+
+
+def test_a_session_whose_commit_fails_is_a_503_and_never_the_newest(client, app, owner, tenant):
+    user_id, headers = tenant.participant()
+    laptop = client.post(url(tenant, "access/track"), headers=headers).json["session_id"]
+    with failing_commit.refused_at_commit(owner, "webinar_user_sessions", "new.user_agent = 'phone'"):
+        phone = client.post(url(tenant, "access/track"), headers=headers, json={"user_agent": "phone"})
+    assert phone.status_code == 503 and phone.is_json
+    stored = owner.execute(
+        "select session_id from webinar_user_sessions where webinar_id = %s and user_id = %s",
+        (tenant.webinar_id, user_id),
+    ).fetchall()
+    assert stored == [{"session_id": uuid.UUID(laptop)}], "the failed commit left a session behind"
+    newest = app.extensions["eventflow.redis"].get(f"ef:newest-session:{tenant.webinar_id}:{user_id}")
+    assert newest == laptop.encode(), "Redis names a session that was never committed"
+    poll = client.get(url(tenant, f"stats/access?session_id={laptop}"), headers=headers)
+    assert poll.json["superseded"] is False
+
+
+@pytest.mark.parametrize("path, body", [("access/track", {"user_agent": 42}), ("presence/ping", {"session_id": 1})])
+def test_a_role_that_may_not_use_the_endpoint_gets_403_whatever_its_body(client, tenant, path, body):
+    response = client.post(url(tenant, path), headers=tenant.client_admin(), json=body)
+    assert response.status_code == 403 and response.is_json
+
+
+def test_the_local_webinar_cache_is_bounded_and_keeps_no_misses(app, make_tenant, monkeypatch):
+    tenants = [make_tenant() for _ in range(3)]
+    cache = tenancy.LocalWebinars(max_entries=2)
+    monkeypatch.setitem(app.extensions, "eventflow.webinar_cache", cache)
+    with app.app_context():
+        for _ in range(20):
+            assert tenancy.lookup_webinar(uuid.uuid4()) is None
+        assert len(cache) == 0, "an unknown webinar id was kept in process memory"
+        for tenant in tenants:
+            assert tenancy.lookup_webinar(tenant.webinar_id).id == tenant.webinar_id
+        assert len(cache) == 2
+        assert cache.get(tenants[0].webinar_id) is None, "the oldest entry makes room"
+        assert cache.get(tenants[2].webinar_id).id == tenants[2].webinar_id
+
+
+def test_random_webinar_ids_cannot_dodge_the_limits(client, tenant):
+    _, headers = tenant.participant()
+    budget = int(limits.PARTICIPANT_ACROSS_WEBINARS.split()[0])
+    statuses = Counter(
+        client.get(f"/api/webinars/{uuid.uuid4()}/stats/access", headers=headers).status_code for _ in range(budget)
+    )
+    assert statuses == {404: budget}
+    refused = client.get(url(tenant, "stats/access"), headers=headers)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    _, someone_else = tenant.participant()
+    assert client.get(url(tenant, "stats/access"), headers=someone_else).status_code == 200
+
+
+def test_a_well_behaved_minute_never_meets_the_budget_across_webinars(client, tenant):
+    # One viewer's minute in one webinar with realtime down, twice over (a second tab).
+    _, headers = tenant.participant()
+    session_id = client.post(url(tenant, "access/track"), headers=headers).json["session_id"]
+    minute = [("get", "stats/access")] * 12 + [("get", "messages")] * 30 + [("get", "questions")] * 12
+    minute += [("post", "presence/ping"), ("post", "messages"), ("post", "questions")]
+    for method, path in minute * 2:
+        body = {"body": "hello"} if path in ("messages", "questions") else {"session_id": session_id}
+        response = getattr(client, method)(url(tenant, path), headers=headers, json=body if method == "post" else None)
+        assert response.status_code in (200, 201), (path, response.status_code)
+
+
+def test_every_endpoint_of_the_api_is_under_the_budget_across_webinars(app):
+    from flask_limiter.util import get_qualified_name
+
+    outside = []
+    with app.test_request_context():  # the limiter resolves its limits in a request
+        for rule in app.url_map.iter_rules():
+            if not rule.rule.startswith("/api/webinars"):
+                continue
+            view_class = app.view_functions[rule.endpoint].view_class
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                name = get_qualified_name(getattr(view_class, method.lower()))
+                scopes = {limit.scope for limit in limits.limiter.limit_manager.decorated_limits(name)}
+                if "across-webinars" not in scopes:
+                    outside.append(f"{method} {rule.rule}")
+    assert outside == []

@@ -7,10 +7,11 @@ import time
 
 import psycopg
 import pytest
+from prometheus_client import REGISTRY
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from eventflow import create_app
-from eventflow.breaker import CLOSED, HALF_OPEN, OPEN, BreakerOpen, CircuitBreaker
+from eventflow import create_app, metrics
+from eventflow.breaker import CLOSED, EXTENSION_KEY, HALF_OPEN, OPEN, BreakerOpen, CircuitBreaker
 
 
 class FakeClock:
@@ -57,6 +58,23 @@ def test_opens_after_consecutive_failures_probes_once_and_closes(caplog):
         probe.reached_database()
     assert breaker.state == CLOSED
     assert "breaker test closed" in caplog.text
+
+
+def _gauge(name):
+    return REGISTRY.get_sample_value("eventflow_breaker_state", {"breaker": name})
+
+
+def test_every_state_change_sets_the_gauge():
+    clock = FakeClock()
+    breaker = CircuitBreaker("gauge-test", failures=1, reset_seconds=5, clock=clock)
+    assert _gauge("gauge-test") == metrics.BREAKER_CLOSED
+    _fail(breaker)
+    assert _gauge("gauge-test") == metrics.BREAKER_OPEN
+    clock.now += 5
+    with breaker.guard() as probe:
+        assert _gauge("gauge-test") == metrics.BREAKER_HALF_OPEN
+        probe.reached_database()
+    assert _gauge("gauge-test") == metrics.BREAKER_CLOSED
 
 
 def test_a_failed_probe_reopens_and_a_probe_without_database_work_decides_nothing():
@@ -194,8 +212,9 @@ def test_breaker_opens_on_a_real_outage_refuses_at_once_and_closes_when_back(lin
     elapsed = time.monotonic() - started
     assert refused.status_code == 503 and refused.is_json
     assert int(refused.headers["Retry-After"]) >= 1
-    assert elapsed < 0.2, f"an open breaker answered in {elapsed:.2f} s"
+    assert elapsed < 1.0, f"an open breaker answered in {elapsed:.2f} s"
     assert _requests_made(app) == requests_before, "an open breaker touched the pool"
+    assert _gauge("database-polls") == metrics.BREAKER_OPEN
 
     link.open()  # PostgreSQL is reachable again, on the same address
     deadline = time.monotonic() + 30
@@ -208,3 +227,27 @@ def test_breaker_opens_on_a_real_outage_refuses_at_once_and_closes_when_back(lin
         time.sleep(0.2)
     assert [m["body"] for m in response.json["messages"]] == ["before the outage"]
     assert client.get("/readyz").json["checks"]["poll_breaker"] == "closed"
+    assert _gauge("database-polls") == metrics.BREAKER_CLOSED
+
+
+def test_an_open_breaker_still_answers_current_polls(settings, make_tenant):
+    # A poll whose cursor is current needs no database, so the breaker has nothing to refuse.
+    app = create_app(settings.with_overrides(poll_breaker_failures=1, poll_breaker_reset_seconds=60))
+    app.config["TESTING"] = True
+    try:
+        client = app.test_client()
+        tenant = make_tenant()
+        _, viewer = tenant.participant()
+        url = f"/api/webinars/{tenant.webinar_id}/messages"
+        client.post(url, json={"body": "hello"}, headers=viewer)
+        current = client.get(url, headers=viewer).json["next"]
+        _fail(app.extensions[EXTENSION_KEY])
+        requests_before = _requests_made(app)
+        answered = client.get(f"{url}?after={current}", headers=viewer)
+        assert answered.status_code == 200 and answered.json["messages"] == []
+        behind = client.get(f"{url}?after=0", headers=viewer)
+        assert behind.status_code == 503 and int(behind.headers["Retry-After"]) >= 1
+        assert behind.headers["Poll-Interval"] == behind.headers["Retry-After"]
+        assert _requests_made(app) == requests_before, "an open breaker touched the pool"
+    finally:
+        app.extensions["eventflow.pool"].close()

@@ -9,6 +9,7 @@ import pytest
 
 from eventflow import create_app, db
 from eventflow.chat import feed
+from tests import failing_commit
 
 HTML = "<b>bold</b> & <script>alert('x')</script>"
 
@@ -147,6 +148,32 @@ def test_hidden_messages_leave_participants_polls(client, make_tenant):
 
     client.patch(_url(tenant.webinar_id, f"/{spam}"), json={"hidden": False}, headers=admin)
     assert "buy cheap stuff" in _bodies(_poll(client, tenant.webinar_id, other, after=update["next"]))
+
+
+def test_a_participant_may_not_moderate_whatever_the_body(client, make_tenant):
+    tenant = make_tenant()
+    _, viewer = tenant.participant()
+    message = _post(client, tenant.webinar_id, viewer, "mine").json["id"]
+    for body in ({}, {"hidden": "maybe"}, {"hidden": True}):
+        response = client.patch(_url(tenant.webinar_id, f"/{message}"), json=body, headers=viewer)
+        assert response.status_code == 403 and response.is_json, body
+
+
+def test_a_message_whose_commit_fails_is_a_503_and_announces_nothing(app, client, make_tenant, owner):
+    tenant = make_tenant()
+    _, viewer = tenant.participant()
+    _post(client, tenant.webinar_id, viewer, "kept")
+    current = _poll(client, tenant.webinar_id, viewer).json["next"]
+    marker_key = feed.marker_key(tenant.webinar_id, feed.MESSAGES)
+    redis = app.extensions["eventflow.redis"]
+    assert redis.get(marker_key) == current.encode()
+    with failing_commit.refused_at_commit(owner, "messages", "new.body = 'lost'"):
+        lost = _post(client, tenant.webinar_id, viewer, "lost")
+    assert lost.status_code == 503 and lost.is_json
+    assert redis.get(marker_key) == current.encode(), "the marker announced a write that never committed"
+    stored = owner.execute("select body from messages where webinar_id = %s", (tenant.webinar_id,)).fetchall()
+    assert stored == [{"body": "kept"}]
+    assert _poll(client, tenant.webinar_id, viewer, after=current).json["messages"] == []
 
 
 def test_moderating_another_tenants_or_unknown_message_is_404(client, make_tenant):

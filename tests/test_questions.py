@@ -113,6 +113,14 @@ def test_roles_and_tenants(client, qa, make_tenant):
     assert _moderate(client, tenant.webinar_id, admin, 10**15, pinned=True).status_code == 404
 
 
+def test_a_role_that_may_not_use_the_endpoint_gets_403_even_with_a_bad_body(client, qa):
+    tenant, ann, _, admin, ids = qa
+    for body in ({"body": ""}, {"body": 42}, {}):
+        response = client.post(_url(tenant.webinar_id), json=body, headers=admin)
+        assert response.status_code == 403 and response.is_json, body
+    assert _moderate(client, tenant.webinar_id, ann, ids["ann pending"]).status_code == 403  # {}: no change given
+
+
 @pytest.mark.parametrize(
     "change",
     [{}, {"answer": ""}, {"answer": "x" * 4001}, {"hidden": "maybe"}, {"pinned": None}, {"status": "answered"}],

@@ -239,6 +239,15 @@ def test_who_may_see_the_dashboard(client, busy_webinar, make_tenant, owner, mak
     assert client.get(f"/api/webinars/{uuid.uuid4()}/stats", headers=tenant.client_admin()).status_code == 404
 
 
+@pytest.mark.parametrize("path", ["stats?sections=nope%09", "attendance?format=xlsx", "stats?sections=chat"])
+def test_a_participant_gets_403_whatever_the_query(client, make_tenant, path):
+    # The role is refused before the query is read: a 422 would tell a participant how to ask.
+    tenant = make_tenant()
+    response = client.get(f"/api/webinars/{tenant.webinar_id}/{path}", headers=tenant.participant()[1])
+    assert response.status_code == 403 and response.is_json
+    assert client.get(f"/api/webinars/{tenant.webinar_id}/{path}", headers=tenant.client_admin()).status_code != 403
+
+
 def test_agency_admin_lists_only_its_clients_webinars_with_status(client, make_tenant):
     mine, theirs = make_tenant(webinars=2, status="ended"), make_tenant()
     listed = client.get("/api/webinars", headers=mine.agency_admin()).json

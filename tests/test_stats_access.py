@@ -4,12 +4,18 @@ import threading
 import time
 
 import pytest
+from prometheus_client import REGISTRY
 
 from eventflow import create_app
 
 
 def url(tenant, query=""):
     return f"/api/webinars/{tenant.webinar_id}/stats/access{query}"
+
+
+def rebuilds():
+    """Snapshot rebuilds so far in this process, as /metrics reports them."""
+    return REGISTRY.get_sample_value("eventflow_snapshot_rebuilds_total", {"snapshot": "stats_access"}) or 0
 
 
 def enter(client, tenant, name):
@@ -34,8 +40,29 @@ def test_participants_get_the_count_and_themselves_first(client, make_tenant):
     body = client.get(url(tenant), headers=last_headers).json
     assert body["live_count"] == 3
     assert [v["display_name"] for v in body["viewers"]] == ["Viewer 2", "Viewer 0", "Viewer 1"]
-    assert body["viewers"][0]["user_id"] == str(last_user)
+    assert body["viewers"][0] == {
+        "user_id": str(last_user),
+        "display_name": "Viewer 2",
+        "since": body["viewers"][0]["since"],
+        "me": True,
+    }
     assert body["superseded"] is None
+
+
+def test_participants_do_not_get_other_viewers_ids(client, make_tenant):
+    # A viewer's id is their account's, the same in every tenant: only admins see others' ids.
+    tenant = make_tenant()
+    viewers = [enter(client, tenant, f"Viewer {n}") for n in range(3)]
+    body = client.get(url(tenant), headers=viewers[1][1]).json
+    assert body["viewers"][0]["user_id"] == str(viewers[1][0]) and body["viewers"][0]["me"] is True
+    assert [sorted(v) for v in body["viewers"][1:]] == [["display_name", "since"]] * 2
+    _, outsider = tenant.participant()  # polling without having entered: no own entry at all
+    assert all(
+        sorted(v) == ["display_name", "since"] for v in client.get(url(tenant), headers=outsider).json["viewers"]
+    )
+    admin_view = client.get(url(tenant), headers=tenant.client_admin()).json["viewers"]
+    assert [v["user_id"] for v in admin_view] == [str(user_id) for user_id, _, _ in viewers]
+    assert all("me" not in v for v in admin_view)
 
 
 def test_participants_get_a_bounded_slice(settings, make_tenant):
@@ -103,8 +130,7 @@ def test_concurrent_polls_of_a_cold_webinar_cause_one_rebuild(settings, make_ten
     client = app.test_client()
     _, headers, _ = enter(client, tenant, "Viewer")
     client.get(f"/api/webinars/{tenant.webinar_id}", headers=headers)  # the webinar's tenant is now cached
-    snapshots = app.extensions["eventflow.snapshots"]
-    rebuilds_before, checkouts_before = snapshots.rebuilds, pool_checkouts()
+    rebuilds_before, checkouts_before = rebuilds(), pool_checkouts()
     statuses, start = [], threading.Barrier(20)
 
     def poll():
@@ -117,9 +143,36 @@ def test_concurrent_polls_of_a_cold_webinar_cause_one_rebuild(settings, make_ten
     for thread in threads:
         thread.join()
     assert statuses == [200] * 20
-    assert snapshots.rebuilds - rebuilds_before == 1
+    assert rebuilds() - rebuilds_before == 1
     assert pool_checkouts() - checkouts_before == 1
     app.extensions["eventflow.pool"].close()
+
+
+def test_without_redis_concurrent_polls_of_a_cold_webinar_cause_one_rebuild_per_process(settings, make_tenant):
+    # Redis down: each process keeps its own copy, built by one thread while the others wait for it.
+    app = create_app(settings.with_overrides(redis_url="redis://127.0.0.1:1/0", snapshot_max_age_seconds=60))
+    try:
+        tenant = make_tenant()
+        client = app.test_client()
+        _, headers, _ = enter(client, tenant, "Viewer")
+        client.get(f"/api/webinars/{tenant.webinar_id}", headers=headers)  # the webinar's tenant is now cached
+        rebuilds_before = rebuilds()
+        statuses, start = [], threading.Barrier(20)
+
+        def poll():
+            start.wait()
+            response = app.test_client().get(url(tenant), headers=headers)
+            statuses.append((response.status_code, response.json["live_count"]))
+
+        threads = [threading.Thread(target=poll) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert statuses == [(200, 1)] * 20
+        assert rebuilds() - rebuilds_before == 1
+    finally:
+        app.extensions["eventflow.pool"].close()
 
 
 def test_a_viewer_whose_pings_stop_drops_off_after_the_timeout(fresh_app, make_tenant):

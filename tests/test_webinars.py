@@ -45,6 +45,7 @@ def test_status_filter_and_bad_arguments(client, make_tenant):
 def test_participant_has_no_webinar_list(client, make_tenant):
     _, headers = make_tenant().participant()
     assert client.get("/api/webinars", headers=headers).status_code == 403
+    assert client.get("/api/webinars?limit=0", headers=headers).status_code == 403, "the role first, then the query"
 
 
 def test_another_tenants_webinar_is_404_not_403(client, make_tenant):

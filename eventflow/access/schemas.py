@@ -53,9 +53,12 @@ class StatsAccessArgsSchema(Schema):
 
 
 class ViewerSchema(Schema):
-    user_id = fields.UUID(required=True)
+    user_id = fields.UUID(
+        metadata={"description": "Admins: every viewer's. Participants: only on their own entry (`me`)"}
+    )
     display_name = fields.String(required=True)
     since = fields.DateTime(required=True, metadata={"description": "When the viewer's current presence began"})
+    me = fields.Boolean(metadata={"description": "Participants: true on the caller's own entry, absent on others"})
 
 
 class StatsAccessSchema(Schema):
@@ -68,8 +71,9 @@ class StatsAccessSchema(Schema):
         fields.Nested(ViewerSchema),
         required=True,
         metadata={
-            "description": "Participants: the caller first, then the earliest arrivals (bounded). "
-            "Admins: a page of all live viewers, earliest arrival first."
+            "description": "Participants: the caller first (with `me` and their user_id), then the earliest "
+            "arrivals without user_id (bounded). Admins: a page of all live viewers with user_id, earliest "
+            "arrival first."
         },
     )
     offset = fields.Integer(metadata={"description": "Admins: the page's first position"})

@@ -9,6 +9,10 @@ own copy is still current. A request answered from a snapshot takes no database 
 
 If Redis is unreachable, each process keeps its own copy and rebuilds it at most once per max
 age, one thread at a time: PostgreSQL then sees one query per process per second per webinar.
+
+Metrics: eventflow_snapshot_rebuilds_total{snapshot="stats_access"} counts the rebuilds;
+eventflow_cache_hits_total / _misses_total{cache="stats_access"} the requests answered from an
+existing snapshot and those that had to build one.
 """
 
 import hashlib
@@ -22,6 +26,7 @@ import orjson
 import redis
 from flask import current_app
 
+from eventflow import metrics
 from eventflow.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,7 @@ LOCK_MILLISECONDS = 5000
 # A cold webinar (no snapshot anywhere) waits this long for the rebuilder before building too.
 COLD_WAIT_SECONDS = 2.0
 COLD_POLL_SECONDS = 0.02
+METRIC_NAME = "stats_access"  # the label of this cache in the metrics
 
 
 @dataclass
@@ -44,6 +50,7 @@ class Snapshot:
     viewers: list  # [{"user_id", "display_name", "since"}], earliest arrival first
     checked_at: float = 0.0  # monotonic: when this process last confirmed it current
     _positions: dict | None = field(default=None, repr=False)
+    _anonymous: list | None = field(default=None, repr=False)
 
     @property
     def live_count(self):
@@ -53,6 +60,12 @@ class Snapshot:
         if self._positions is None:
             self._positions = {viewer["user_id"]: index for index, viewer in enumerate(self.viewers)}
         return self._positions.get(str(user_id))
+
+    def anonymous_viewers(self):
+        """The viewers without their user_id, in the same order (what participants see of others)."""
+        if self._anonymous is None:
+            self._anonymous = [{"display_name": v["display_name"], "since": v["since"]} for v in self.viewers]
+        return self._anonymous
 
     def to_bytes(self):
         return orjson.dumps({"version": self.version, "built_at": self.built_at, "viewers": self.viewers})
@@ -84,14 +97,25 @@ class SnapshotCache:
         self.max_age = max_age_seconds
         self._copies: dict[str, Snapshot] = {}
         self._local_locks: dict[str, threading.Lock] = {}
-        self.rebuilds = 0  # in this process, for tests and metrics
 
     def get(self, webinar_id, load_rows):
         """The current snapshot of a webinar; `load_rows()` reads the live list from PostgreSQL."""
         webinar_id = str(webinar_id)
         copy = self._copies.get(webinar_id)
         if copy is not None and time.monotonic() - copy.checked_at < LOCAL_CHECK_SECONDS:
+            metrics.CACHE_HITS.labels(METRIC_NAME).inc()
             return copy
+        built = []
+
+        def load_rows_counted():
+            built.append(True)
+            return load_rows()
+
+        snapshot = self._current(webinar_id, copy, load_rows_counted)
+        (metrics.CACHE_MISSES if built else metrics.CACHE_HITS).labels(METRIC_NAME).inc()
+        return snapshot
+
+    def _current(self, webinar_id, copy, load_rows):
         try:
             snapshot = self._from_redis(webinar_id, copy)
             if snapshot is None or self._stale(snapshot):
@@ -120,7 +144,7 @@ class SnapshotCache:
 
     def _build(self, load_rows):
         snapshot = Snapshot.from_rows(load_rows())
-        self.rebuilds += 1
+        metrics.SNAPSHOT_REBUILDS.labels(METRIC_NAME).inc()
         return snapshot
 
     def _store(self, webinar_id, snapshot):
@@ -161,7 +185,12 @@ class SnapshotCache:
         lock = self._local_locks.setdefault(webinar_id, threading.Lock())
         if lock.acquire(blocking=copy is None):
             try:
-                return self._build(load_rows)
+                # Another thread may have built one while this one waited for the lock.
+                latest = self._copies.get(webinar_id)
+                if latest is not None and not self._stale(latest):
+                    return latest
+                snapshot = self._copies[webinar_id] = self._build(load_rows)
+                return snapshot
             finally:
                 lock.release()
         return copy

@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 
 import orjson
 import psycopg
-from flask import Response, current_app, request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from eventflow import db, limits
+from eventflow import config, db, limits
 from eventflow.access import queries, sessions
 from eventflow.access.schemas import (
     ExitSchema,
@@ -26,25 +26,23 @@ from eventflow.access.snapshot import snapshots
 from eventflow.apidoc import document_errors
 from eventflow.auth import EVERYONE, PARTICIPANT, PARTICIPANTS, require_token
 from eventflow.limits import limiter
-from eventflow.tenancy import enter_webinar
+from eventflow.tenancy import admits, enter_webinar
 
 blp = Blueprint("access", __name__, url_prefix="/api/webinars", description="The participant hot path")
 
 blp.before_request(require_token)
 
 
-def _settings():
-    return current_app.extensions["eventflow.settings"]
-
-
 @blp.route("/<uuid:webinar_id>/register")
 class Register(MethodView):
+    @limits.across_webinars
     @limiter.limit(limits.REGISTER)
+    @admits(PARTICIPANTS)
     @blp.arguments(RegisterBodySchema)
     @blp.response(201, RegistrationSchema, description="Registered now")
     @blp.alt_response(200, schema=RegistrationSchema, description="Already registered")
     @blp.alt_response(422, description="Invalid body, or a campaign link of another webinar")
-    @document_errors(blp, 401, 403, 404, 429)
+    @document_errors(blp, 401, 403, 404, 429, 503)
     def post(self, body, webinar_id):
         """Register the caller once; repeats are harmless (200 instead of 201)."""
         principal, _ = enter_webinar(webinar_id, PARTICIPANTS)
@@ -58,11 +56,13 @@ class Register(MethodView):
 
 @blp.route("/<uuid:webinar_id>/access/track")
 class Track(MethodView):
+    @limits.across_webinars
     @limiter.limit(limits.ACCESS_TRACK)
+    @admits(PARTICIPANTS)
     @blp.arguments(TrackBodySchema)
     @blp.response(200, TrackSchema, description="The given session was open and is refreshed")
     @blp.alt_response(201, schema=TrackSchema, description="A new session was opened")
-    @document_errors(blp, 401, 403, 404, 429)
+    @document_errors(blp, 401, 403, 404, 422, 429, 503)
     def post(self, body, webinar_id):
         """On entry (no session_id): open a session, register if needed, mark live. Every 5 min
         after (with session_id): refresh it. A session_id that is not open (closed by exit or the
@@ -71,16 +71,20 @@ class Track(MethodView):
         params = {"session_id": body["session_id"], "display_name": principal.name, "user_agent": body["user_agent"]}
         row = db.connection().execute(queries.TRACK, params).fetchone()
         if row["opened"]:
-            sessions.record_newest(webinar_id, principal.user_id, row["session_id"])
+            # Only a committed session may become the newest: a session whose commit fails
+            # must not tell the viewer's other device it was superseded.
+            db.after_commit(lambda: sessions.record_newest(webinar_id, principal.user_id, row["session_id"]))
         return row, 201 if row["opened"] else 200
 
 
 @blp.route("/<uuid:webinar_id>/presence/ping")
 class Ping(MethodView):
+    @limits.across_webinars
     @limiter.limit(limits.PRESENCE_PING)
+    @admits(PARTICIPANTS)
     @blp.arguments(SessionBodySchema)
     @blp.response(200, PingSchema)
-    @document_errors(blp, 401, 403, 404, 429)
+    @document_errors(blp, 401, 403, 404, 422, 429, 503)
     def post(self, body, webinar_id):
         """Every 120 s ± 10 s: mark the caller live and, with session_id, heartbeat that session.
         A viewer who never tracked is marked live all the same (no session is opened)."""
@@ -92,10 +96,12 @@ class Ping(MethodView):
 
 @blp.route("/<uuid:webinar_id>/access/exit")
 class Exit(MethodView):
+    @limits.across_webinars
     @limiter.limit(limits.ACCESS_EXIT)
+    @admits(PARTICIPANTS)
     @blp.arguments(SessionBodySchema)
     @blp.response(200, ExitSchema)
-    @document_errors(blp, 401, 403, 404, 429)
+    @document_errors(blp, 401, 403, 404, 422, 429, 503)
     def post(self, body, webinar_id):
         """Close the session (all the caller's open sessions without session_id) and leave the
         live list; repeats are harmless."""
@@ -105,16 +111,17 @@ class Exit(MethodView):
 
 @blp.route("/<uuid:webinar_id>/stats/access")
 class StatsAccess(MethodView):
+    @limits.across_webinars
     @limiter.limit(limits.STATS_ACCESS)
     @blp.arguments(StatsAccessArgsSchema, location="query")
     @blp.response(200, StatsAccessSchema)
     @blp.alt_response(304, description="Unchanged since the ETag given in If-None-Match")
-    @document_errors(blp, 401, 404, 429)
+    @document_errors(blp, 401, 404, 422, 429, 503)
     def get(self, args, webinar_id):
         """Who is connected now, from a per-webinar snapshot at most about a second old.
         Participants get the count and a bounded slice (their own entry first); admins all, paged."""
         principal, webinar = enter_webinar(webinar_id, EVERYONE)
-        settings = _settings()
+        settings = config.current()
 
         def load_rows():
             params = {"webinar_id": webinar.id, "timeout": settings.presence_timeout_seconds}
@@ -135,10 +142,15 @@ class StatsAccess(MethodView):
 
 
 def _participant_view(snapshot, user_id, limit, superseded):
+    """The caller's own entry first (with their user_id and `me`), then the earliest arrivals
+    without theirs: a viewer's id is their account's, the same in every tenant."""
     own = snapshot.position_of(user_id)
-    viewers = snapshot.viewers[:limit]
-    if own is not None:
-        viewers = [snapshot.viewers[own]] + [v for v in viewers if v is not snapshot.viewers[own]][: limit - 1]
+    others = snapshot.anonymous_viewers()
+    if own is None:
+        viewers = others[:limit]
+    else:
+        viewers = [snapshot.viewers[own] | {"me": True}]
+        viewers += [viewer for position, viewer in enumerate(others[:limit]) if position != own][: limit - 1]
     return {
         "live_count": snapshot.live_count,
         "generated_at": _iso(snapshot.built_at),

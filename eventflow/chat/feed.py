@@ -3,8 +3,9 @@
 Each feed (a webinar's messages, a webinar's questions) has a marker in Redis holding the
 highest feed seq known to be committed (see migration 0006). A poll whose cursor equals the
 marker has nothing to fetch and is answered without the database. The marker only ever rises
-(a Lua max), so a slow writer cannot set it back; it is raised after each write commits, and
-after each poll that read the database, with whatever head that read saw.
+(a Lua max), so a slow writer cannot set it back; it is raised after each write commits (the
+views hand the raise to db.after_commit), and after each poll that read the database, with
+whatever head that read saw.
 
 If a raise is lost (Redis unreachable at that moment, a process killed between commit and
 raise), the marker would claim "nothing new" for a change that exists: so it expires
@@ -15,12 +16,10 @@ PostgreSQL (behind the breaker) and clients are told to poll more slowly.
 
 import logging
 
-import psycopg
 import redis
 from flask import current_app
-from flask_smorest import abort
 
-from eventflow import db, errors
+from eventflow import config
 from eventflow.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -37,10 +36,6 @@ if seq > current then
 end
 return current
 """
-
-
-def _settings():
-    return current_app.extensions["eventflow.settings"]
 
 
 def marker_key(webinar_id, feed):
@@ -61,24 +56,9 @@ def raise_marker(webinar_id, feed, seq):
     """Raise the marker to `seq`, a head that has committed. Never lowers it."""
     try:
         script = get_redis().register_script(RAISE_MARKER)
-        script(keys=[marker_key(webinar_id, feed)], args=[seq, _settings().feed_marker_ttl_seconds])
+        script(keys=[marker_key(webinar_id, feed)], args=[seq, config.current().feed_marker_ttl_seconds])
     except redis.RedisError:
         log.warning("Redis unavailable; %s marker of webinar %s not raised to %s", feed, webinar_id, seq)
-
-
-def commit_then_raise(webinar_id, feed, seq):
-    """Commit the request's write now, then announce it: the marker must never run ahead of
-    what a poll can read. A commit that fails is a 503, not an acknowledged write."""
-    try:
-        db.finish_request_transaction(commit=True)
-    except psycopg.Error:
-        current_app.logger.exception("commit failed")
-        abort(503, message="the database did not accept the write; retry", headers=_retry_headers())
-    raise_marker(webinar_id, feed, seq)
-
-
-def _retry_headers(seconds=errors.RETRY_AFTER_SECONDS):
-    return {"Retry-After": str(seconds), "Poll-Interval": str(seconds)}
 
 
 def _pool_is_busy():
@@ -91,12 +71,7 @@ def poll_interval(feed, redis_ok=True):
     """Seconds a client should wait before polling again (the Poll-Interval header): the seed's
     cadence, multiplied by `poll_slowdown_factor` while this process is short of database
     connections or Redis is down (so every poll costs a query)."""
-    settings = _settings()
+    settings = config.current()
     base = settings.messages_poll_interval_seconds if feed == MESSAGES else settings.questions_poll_interval_seconds
     slow = not redis_ok or _pool_is_busy()
     return base * settings.poll_slowdown_factor if slow else base
-
-
-def breaker_refusal(exc):
-    """Answer a poll refused by the open breaker: 503 at once, back in Retry-After seconds."""
-    abort(503, message="the database is unavailable; retry later", headers=_retry_headers(exc.retry_after))

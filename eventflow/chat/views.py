@@ -2,8 +2,9 @@
 
 While the realtime channel is down every viewer polls `messages` every 2 s and `questions` every
 5 s. A poll whose cursor is current is answered from the Redis marker with no database work
-(feed.py); one that is behind reads one page in one statement, behind the poll breaker
-(breaker.py). Every answer says in `Poll-Interval` how many seconds to wait before the next.
+(feed.py), even while the poll breaker is open; one that is behind reads one page in one
+statement, behind the breaker (breaker.py). Every answer says in `Poll-Interval` how many
+seconds to wait before the next. A write raises the marker once its transaction committed.
 """
 
 from flask import current_app
@@ -28,7 +29,7 @@ from eventflow.chat.schemas import (
     UpvoteSchema,
 )
 from eventflow.limits import limiter
-from eventflow.tenancy import enter_webinar
+from eventflow.tenancy import admits, enter_webinar
 
 blp = Blueprint("chat", __name__, url_prefix="/api/webinars", description="Chat and Q&A")
 
@@ -59,21 +60,21 @@ def _new_row(principal, webinar, **more):
 
 
 def _poll(feed_name, webinar_id, args, query, **more):
-    """One poll of a feed: (page, status, headers). Current cursor: no database work at all."""
+    """One poll of a feed: (page, status, headers). Current cursor: no database work at all, and
+    no breaker either; only the read of a page is behind it."""
     after = int(args["after"])
-    poll_breaker = current_app.extensions[breaker.EXTENSION_KEY]
+    principal, _ = enter_webinar(webinar_id, EVERYONE)
+    marker, redis_ok = feed.read_marker(webinar_id, feed_name)
+    if marker == after:
+        page = {feed_name: [], "removed": [], "next": str(after)}
+        return page, 200, _poll_headers(feed_name, redis_ok)
+    params = _params(principal, webinar_id, feed=feed_name, after=after, limit=args["limit"], **more)
     try:
-        with poll_breaker.guard() as probe:
-            principal, _ = enter_webinar(webinar_id, EVERYONE)
-            marker, redis_ok = feed.read_marker(webinar_id, feed_name)
-            if marker == after:
-                page = {feed_name: [], "removed": [], "next": str(after)}
-                return page, 200, _poll_headers(feed_name, redis_ok)
-            params = _params(principal, webinar_id, feed=feed_name, after=after, limit=args["limit"], **more)
+        with current_app.extensions[breaker.EXTENSION_KEY].guard() as probe:
             rows = db.connection().execute(query, params).fetchall()
             probe.reached_database()
     except breaker.BreakerOpen as exc:
-        feed.breaker_refusal(exc)
+        breaker.refuse(exc)
     head = rows[0]["head"]
     changes = [row for row in rows if row["seq"] is not None]
     next_cursor = changes[-1]["seq"] if len(changes) == args["limit"] else head
@@ -92,15 +93,17 @@ def _poll_headers(feed_name, redis_ok):
 
 
 def _written(webinar_id, feed_name, row, status=200):
-    """Answer a write: 404 if no row was visible to write, else commit and announce it."""
+    """Answer a write: 404 if no row was visible to write, else announce it once it committed
+    (the marker must never run ahead of what a poll can read)."""
     if row is None:
         abort(404, message=f"{feed_name[:-1]} not found")
-    feed.commit_then_raise(webinar_id, feed_name, row["seq"])
+    db.after_commit(lambda: feed.raise_marker(webinar_id, feed_name, row["seq"]))
     return row, status
 
 
 @blp.route("/<uuid:webinar_id>/messages")
 class Messages(MethodView):
+    @limits.across_webinars
     @limiter.limit(limits.MESSAGES_POLL)
     @blp.arguments(PollArgsSchema, location="query")
     @blp.response(200, MessagePageSchema, headers={"Poll-Interval": {"description": "seconds until the next poll"}})
@@ -110,10 +113,11 @@ class Messages(MethodView):
         participants (but their own), and reported in `removed` if hidden after the cursor."""
         return _poll(feed.MESSAGES, webinar_id, args, queries.POLL_MESSAGES)
 
+    @limits.across_webinars
     @limiter.limit(limits.POST_MESSAGE)
     @blp.arguments(NewMessageSchema)
     @blp.response(201, MessageSchema)
-    @document_errors(blp, 401, 404, 422, 429)
+    @document_errors(blp, 401, 404, 422, 429, 503)
     def post(self, body, webinar_id):
         """Send a chat message, as the caller (the display name comes from the token)."""
         principal, webinar = enter_webinar(webinar_id, EVERYONE)
@@ -123,9 +127,11 @@ class Messages(MethodView):
 
 @blp.route(f"/<uuid:webinar_id>/messages/<{ROW_ID}:message_id>")
 class Message(MethodView):
+    @limits.across_webinars
+    @admits(ADMINS)
     @blp.arguments(ModerateMessageSchema)
     @blp.response(200, MessageSchema)
-    @document_errors(blp, 401, 403, 404, 422)
+    @document_errors(blp, 401, 403, 404, 422, 429, 503)
     def patch(self, body, webinar_id, message_id):
         """Hide (or show again) a message: admins only."""
         principal, _ = enter_webinar(webinar_id, ADMINS)
@@ -135,6 +141,7 @@ class Message(MethodView):
 
 @blp.route("/<uuid:webinar_id>/questions")
 class Questions(MethodView):
+    @limits.across_webinars
     @limiter.limit(limits.QUESTIONS_POLL)
     @blp.arguments(QuestionPollArgsSchema, location="query")
     @blp.response(200, QuestionPageSchema, headers={"Poll-Interval": {"description": "seconds until the next poll"}})
@@ -144,10 +151,12 @@ class Questions(MethodView):
         Participants see their own questions and the answered public ones; admins see all."""
         return _poll(feed.QUESTIONS, webinar_id, args, queries.POLL_QUESTIONS, status=args["status"])
 
+    @limits.across_webinars
     @limiter.limit(limits.POST_QUESTION)
+    @admits(PARTICIPANTS)
     @blp.arguments(NewQuestionSchema)
     @blp.response(201, QuestionSchema)
-    @document_errors(blp, 401, 403, 404, 422, 429)
+    @document_errors(blp, 401, 403, 404, 422, 429, 503)
     def post(self, body, webinar_id):
         """Ask a question: participants only."""
         principal, webinar = enter_webinar(webinar_id, PARTICIPANTS)
@@ -159,9 +168,11 @@ class Questions(MethodView):
 
 @blp.route(f"/<uuid:webinar_id>/questions/<{ROW_ID}:question_id>")
 class Question(MethodView):
+    @limits.across_webinars
+    @admits(ADMINS)
     @blp.arguments(ModerateQuestionSchema)
     @blp.response(200, QuestionSchema)
-    @document_errors(blp, 401, 403, 404, 422)
+    @document_errors(blp, 401, 403, 404, 422, 429, 503)
     def patch(self, body, webinar_id, question_id):
         """Answer, hide or unhide, pin or unpin a question: admins only."""
         principal, _ = enter_webinar(webinar_id, ADMINS)
@@ -180,16 +191,20 @@ class Upvote(MethodView):
         _written(webinar_id, feed.QUESTIONS, row)
         return {"question_id": question_id, "upvotes": row["upvotes"], "upvoted": row["upvoted"]}
 
+    @limits.across_webinars
     @limiter.limit(limits.UPVOTE)
+    @admits(PARTICIPANTS)
     @blp.response(200, UpvoteSchema)
-    @document_errors(blp, 401, 403, 404, 429)
+    @document_errors(blp, 401, 403, 404, 429, 503)
     def post(self, webinar_id, question_id):
         """Upvote a question the caller can see, once; repeats are harmless."""
         return self._vote(webinar_id, question_id, True)
 
+    @limits.across_webinars
     @limiter.limit(limits.UPVOTE)
+    @admits(PARTICIPANTS)
     @blp.response(200, UpvoteSchema)
-    @document_errors(blp, 401, 403, 404, 429)
+    @document_errors(blp, 401, 403, 404, 429, 503)
     def delete(self, webinar_id, question_id):
         """Withdraw the caller's upvote; repeats are harmless."""
         return self._vote(webinar_id, question_id, False)

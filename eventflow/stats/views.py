@@ -1,10 +1,11 @@
 """The admin dashboard and the attendance export (admins only; another tenant's webinar 404)."""
 
-from flask import Response, current_app, g, request
+from flask import Response, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from eventflow import db, limits
+from eventflow import config, db, limits
+from eventflow.apidoc import document_errors
 from eventflow.auth import ADMINS, require_token
 from eventflow.limits import limiter
 from eventflow.stats import export, sections
@@ -16,7 +17,7 @@ from eventflow.stats.schemas import (
     StatsArgsSchema,
     StatsSchema,
 )
-from eventflow.tenancy import enter_webinar
+from eventflow.tenancy import admits, enter_webinar
 
 ATTENDANCE_200 = "JSON, or CSV (text/csv) with the same columns"
 blp = Blueprint("stats", __name__, url_prefix="/api/webinars", description="Admin dashboard and attendance")
@@ -37,18 +38,18 @@ def _requested_sections(raw):
 
 @blp.route("/<uuid:webinar_id>/stats")
 class Stats(MethodView):
+    @limits.across_webinars
     @limiter.limit(limits.DASHBOARD_STATS)
+    @admits(ADMINS)
     @blp.arguments(StatsArgsSchema, location="query")
     @blp.response(200, StatsSchema)
-    @blp.alt_response(400, description="An unknown section")
-    @blp.alt_response(401, description="Missing or invalid token")
-    @blp.alt_response(403, description="Participants have no dashboard")
-    @blp.alt_response(404, description="No such webinar in the caller's scope")
+    @document_errors(blp, 400, 401, 403, 404, 422, 429, 503)
     def get(self, args, webinar_id):
-        """The dashboard: the requested sections (all by default), each defined in its schema."""
+        """The dashboard: the requested sections (all by default), each defined in its schema;
+        an unknown section is a 400."""
         enter_webinar(webinar_id, ADMINS)
         wanted = _requested_sections(args["sections"])
-        settings = current_app.extensions["eventflow.settings"]
+        settings = config.current()
         conn = db.connection()
         stats = {"webinar_id": webinar_id}
         for name in wanted:
@@ -58,17 +59,17 @@ class Stats(MethodView):
 
 @blp.route("/<uuid:webinar_id>/attendance")
 class Attendance(MethodView):
+    @limits.across_webinars
     @limiter.limit(limits.DASHBOARD_STATS)
+    @admits(ADMINS)
     @blp.arguments(AttendanceArgsSchema, location="query")
     @blp.response(200, AttendanceSchema, description=ATTENDANCE_200)
     @blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", description=ATTENDANCE_200)
-    @blp.alt_response(401, description="Missing or invalid token")
-    @blp.alt_response(403, description="Participants have no attendance export")
-    @blp.alt_response(404, description="No such webinar in the caller's scope")
+    @document_errors(blp, 401, 403, 404, 422, 429, 503)
     def get(self, args, webinar_id):
         """One row per registrant or viewer, streamed: JSON, or CSV with `Accept: text/csv` or `?format=csv`."""
         enter_webinar(webinar_id, ADMINS)
-        settings = current_app.extensions["eventflow.settings"]
+        settings = config.current()
         as_csv = _wants_csv(args["format"])
         rows = export.rows(db.get_pool(), g.db_context, webinar_id, settings.attended_share)
         if as_csv:

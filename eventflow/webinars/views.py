@@ -3,9 +3,10 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from eventflow import db
+from eventflow import db, limits
+from eventflow.apidoc import document_errors
 from eventflow.auth import ADMINS, EVERYONE, require_token
-from eventflow.tenancy import enter_tenant, enter_webinar
+from eventflow.tenancy import admits, enter_tenant, enter_webinar
 from eventflow.webinars import queries
 from eventflow.webinars.schemas import WebinarDetailSchema, WebinarListArgsSchema, WebinarSchema
 
@@ -15,10 +16,11 @@ blp.before_request(require_token)
 
 @blp.route("")
 class Webinars(MethodView):
+    @limits.across_webinars
+    @admits(ADMINS)
     @blp.arguments(WebinarListArgsSchema, location="query")
     @blp.response(200, WebinarSchema(many=True))
-    @blp.alt_response(401, description="Missing or invalid token")
-    @blp.alt_response(403, description="Participants have no webinar list")
+    @document_errors(blp, 401, 403, 422, 429, 503)
     def get(self, args):
         """The webinars in the caller's scope: a client's, or every client's of an agency."""
         enter_tenant(ADMINS)
@@ -27,9 +29,9 @@ class Webinars(MethodView):
 
 @blp.route("/<uuid:webinar_id>")
 class Webinar(MethodView):
+    @limits.across_webinars
     @blp.response(200, WebinarDetailSchema)
-    @blp.alt_response(401, description="Missing or invalid token")
-    @blp.alt_response(404, description="No such webinar in the caller's scope")
+    @document_errors(blp, 401, 404, 429, 503)
     def get(self, webinar_id):
         """One webinar: the one a participant is in, or one of an admin's tenant."""
         enter_webinar(webinar_id, EVERYONE)
