@@ -188,9 +188,14 @@ class Soak:
             if uuid.UUID(data["id"]) != webinar_id:
                 self.mismatch(f"asked for {webinar_id}, got {data['id']}")
         elif path == "/stats/access":
+            # Admins see every viewer's id; a participant sees only their own (the `me` entry).
             known = set(map(str, self.world.viewers.get(webinar_id, [])))
             for viewer in data["viewers"]:
-                if viewer["user_id"] not in known:
+                if "user_id" not in viewer:
+                    continue
+                if caller["role"] == "participant" and viewer["user_id"] != str(caller["user_id"]):
+                    self.mismatch(f"participant was shown viewer id {viewer['user_id']} of {webinar_id}")
+                elif viewer["user_id"] not in known:
                     self.mismatch(f"viewer {viewer['user_id']} is not of webinar {webinar_id}")
         else:
             kind = "messages" if path == "/messages" else "questions"
