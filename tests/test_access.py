@@ -292,18 +292,18 @@ def test_the_local_webinar_cache_is_bounded_and_keeps_no_misses(app, make_tenant
 
 def test_random_webinar_ids_cannot_dodge_the_limits(client, tenant):
     _, headers = tenant.participant()
-    budget = int(limits.PARTICIPANT_ACROSS_WEBINARS.split()[0])
+    allowance = int(limits.STATS_ACCESS.split()[0])
     statuses = Counter(
-        client.get(f"/api/webinars/{uuid.uuid4()}/stats/access", headers=headers).status_code for _ in range(budget)
+        client.get(f"/api/webinars/{uuid.uuid4()}/stats/access", headers=headers).status_code
+        for _ in range(allowance + 1)
     )
-    assert statuses == {404: budget}
-    refused = client.get(url(tenant, "stats/access"), headers=headers)
-    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert statuses == {404: allowance, 429: 1}, "random ids share one bucket per caller"
+    assert client.get(url(tenant, "stats/access"), headers=headers).status_code == 200
     _, someone_else = tenant.participant()
-    assert client.get(url(tenant, "stats/access"), headers=someone_else).status_code == 200
+    assert client.get(f"/api/webinars/{uuid.uuid4()}/stats/access", headers=someone_else).status_code == 404
 
 
-def test_a_well_behaved_minute_never_meets_the_budget_across_webinars(client, tenant):
+def test_a_well_behaved_minute_never_meets_a_limit(client, tenant):
     # One viewer's minute in one webinar with realtime down, twice over (a second tab).
     _, headers = tenant.participant()
     session_id = client.post(url(tenant, "access/track"), headers=headers).json["session_id"]
@@ -313,20 +313,3 @@ def test_a_well_behaved_minute_never_meets_the_budget_across_webinars(client, te
         body = {"body": "hello"} if path in ("messages", "questions") else {"session_id": session_id}
         response = getattr(client, method)(url(tenant, path), headers=headers, json=body if method == "post" else None)
         assert response.status_code in (200, 201), (path, response.status_code)
-
-
-def test_every_endpoint_of_the_api_is_under_the_budget_across_webinars(app):
-    from flask_limiter.util import get_qualified_name
-
-    outside = []
-    with app.test_request_context():  # the limiter resolves its limits in a request
-        for rule in app.url_map.iter_rules():
-            if not rule.rule.startswith("/api/webinars"):
-                continue
-            view_class = app.view_functions[rule.endpoint].view_class
-            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-                name = get_qualified_name(getattr(view_class, method.lower()))
-                scopes = {limit.scope for limit in limits.limiter.limit_manager.decorated_limits(name)}
-                if "across-webinars" not in scopes:
-                    outside.append(f"{method} {rule.rule}")
-    assert outside == []

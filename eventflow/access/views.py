@@ -35,7 +35,6 @@ blp.before_request(require_token)
 
 @blp.route("/<uuid:webinar_id>/register")
 class Register(MethodView):
-    @limits.across_webinars
     @limiter.limit(limits.REGISTER)
     @admits(PARTICIPANTS)
     @blp.arguments(RegisterBodySchema)
@@ -56,7 +55,6 @@ class Register(MethodView):
 
 @blp.route("/<uuid:webinar_id>/access/track")
 class Track(MethodView):
-    @limits.across_webinars
     @limiter.limit(limits.ACCESS_TRACK)
     @admits(PARTICIPANTS)
     @blp.arguments(TrackBodySchema)
@@ -79,7 +77,6 @@ class Track(MethodView):
 
 @blp.route("/<uuid:webinar_id>/presence/ping")
 class Ping(MethodView):
-    @limits.across_webinars
     @limiter.limit(limits.PRESENCE_PING)
     @admits(PARTICIPANTS)
     @blp.arguments(SessionBodySchema)
@@ -96,7 +93,6 @@ class Ping(MethodView):
 
 @blp.route("/<uuid:webinar_id>/access/exit")
 class Exit(MethodView):
-    @limits.across_webinars
     @limiter.limit(limits.ACCESS_EXIT)
     @admits(PARTICIPANTS)
     @blp.arguments(SessionBodySchema)
@@ -111,7 +107,6 @@ class Exit(MethodView):
 
 @blp.route("/<uuid:webinar_id>/stats/access")
 class StatsAccess(MethodView):
-    @limits.across_webinars
     @limiter.limit(limits.STATS_ACCESS)
     @blp.arguments(StatsAccessArgsSchema, location="query")
     @blp.response(200, StatsAccessSchema)

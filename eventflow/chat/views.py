@@ -103,7 +103,6 @@ def _written(webinar_id, feed_name, row, status=200):
 
 @blp.route("/<uuid:webinar_id>/messages")
 class Messages(MethodView):
-    @limits.across_webinars
     @limiter.limit(limits.MESSAGES_POLL)
     @blp.arguments(PollArgsSchema, location="query")
     @blp.response(200, MessagePageSchema, headers={"Poll-Interval": {"description": "seconds until the next poll"}})
@@ -113,7 +112,6 @@ class Messages(MethodView):
         participants (but their own), and reported in `removed` if hidden after the cursor."""
         return _poll(feed.MESSAGES, webinar_id, args, queries.POLL_MESSAGES)
 
-    @limits.across_webinars
     @limiter.limit(limits.POST_MESSAGE)
     @blp.arguments(NewMessageSchema)
     @blp.response(201, MessageSchema)
@@ -127,7 +125,6 @@ class Messages(MethodView):
 
 @blp.route(f"/<uuid:webinar_id>/messages/<{ROW_ID}:message_id>")
 class Message(MethodView):
-    @limits.across_webinars
     @admits(ADMINS)
     @blp.arguments(ModerateMessageSchema)
     @blp.response(200, MessageSchema)
@@ -141,7 +138,6 @@ class Message(MethodView):
 
 @blp.route("/<uuid:webinar_id>/questions")
 class Questions(MethodView):
-    @limits.across_webinars
     @limiter.limit(limits.QUESTIONS_POLL)
     @blp.arguments(QuestionPollArgsSchema, location="query")
     @blp.response(200, QuestionPageSchema, headers={"Poll-Interval": {"description": "seconds until the next poll"}})
@@ -151,7 +147,6 @@ class Questions(MethodView):
         Participants see their own questions and the answered public ones; admins see all."""
         return _poll(feed.QUESTIONS, webinar_id, args, queries.POLL_QUESTIONS, status=args["status"])
 
-    @limits.across_webinars
     @limiter.limit(limits.POST_QUESTION)
     @admits(PARTICIPANTS)
     @blp.arguments(NewQuestionSchema)
@@ -168,7 +163,6 @@ class Questions(MethodView):
 
 @blp.route(f"/<uuid:webinar_id>/questions/<{ROW_ID}:question_id>")
 class Question(MethodView):
-    @limits.across_webinars
     @admits(ADMINS)
     @blp.arguments(ModerateQuestionSchema)
     @blp.response(200, QuestionSchema)
@@ -191,7 +185,6 @@ class Upvote(MethodView):
         _written(webinar_id, feed.QUESTIONS, row)
         return {"question_id": question_id, "upvotes": row["upvotes"], "upvoted": row["upvoted"]}
 
-    @limits.across_webinars
     @limiter.limit(limits.UPVOTE)
     @admits(PARTICIPANTS)
     @blp.response(200, UpvoteSchema)
@@ -200,7 +193,6 @@ class Upvote(MethodView):
         """Upvote a question the caller can see, once; repeats are harmless."""
         return self._vote(webinar_id, question_id, True)
 
-    @limits.across_webinars
     @limiter.limit(limits.UPVOTE)
     @admits(PARTICIPANTS)
     @blp.response(200, UpvoteSchema)

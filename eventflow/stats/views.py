@@ -38,7 +38,6 @@ def _requested_sections(raw):
 
 @blp.route("/<uuid:webinar_id>/stats")
 class Stats(MethodView):
-    @limits.across_webinars
     @limiter.limit(limits.DASHBOARD_STATS)
     @admits(ADMINS)
     @blp.arguments(StatsArgsSchema, location="query")
@@ -59,7 +58,6 @@ class Stats(MethodView):
 
 @blp.route("/<uuid:webinar_id>/attendance")
 class Attendance(MethodView):
-    @limits.across_webinars
     @limiter.limit(limits.DASHBOARD_STATS)
     @admits(ADMINS)
     @blp.arguments(AttendanceArgsSchema, location="query")

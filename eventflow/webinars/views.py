@@ -6,6 +6,7 @@ from flask_smorest import Blueprint, abort
 from eventflow import db, limits
 from eventflow.apidoc import document_errors
 from eventflow.auth import ADMINS, EVERYONE, require_token
+from eventflow.limits import limiter
 from eventflow.tenancy import admits, enter_tenant, enter_webinar
 from eventflow.webinars import queries
 from eventflow.webinars.schemas import WebinarDetailSchema, WebinarListArgsSchema, WebinarSchema
@@ -16,8 +17,8 @@ blp.before_request(require_token)
 
 @blp.route("")
 class Webinars(MethodView):
-    @limits.across_webinars
     @admits(ADMINS)
+    @limiter.limit(limits.WEBINARS)
     @blp.arguments(WebinarListArgsSchema, location="query")
     @blp.response(200, WebinarSchema(many=True))
     @document_errors(blp, 401, 403, 422, 429, 503)
@@ -29,7 +30,7 @@ class Webinars(MethodView):
 
 @blp.route("/<uuid:webinar_id>")
 class Webinar(MethodView):
-    @limits.across_webinars
+    @limiter.limit(limits.WEBINARS)
     @blp.response(200, WebinarDetailSchema)
     @document_errors(blp, 401, 404, 429, 503)
     def get(self, webinar_id):
