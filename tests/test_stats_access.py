@@ -194,7 +194,9 @@ def test_a_viewer_whose_pings_stop_drops_off_after_the_timeout(fresh_app, make_t
     assert body["live_count"] == 1
 
 
-def test_duplicate_login_is_told_to_the_first_device(client, make_tenant, pool_checkouts):
+def test_duplicate_login_is_told_to_the_first_device(fresh_app, make_tenant):
+    client = fresh_app.test_client()
+    pool = fresh_app.extensions["eventflow.pool"]
     tenant = make_tenant()
     user_id, headers = tenant.participant(name="Same person")
     track = f"/api/webinars/{tenant.webinar_id}/access/track"
@@ -202,16 +204,25 @@ def test_duplicate_login_is_told_to_the_first_device(client, make_tenant, pool_c
     first_poll = client.get(url(tenant, f"?session_id={laptop}"), headers=headers)
     assert first_poll.json["superseded"] is False
     phone = client.post(track, headers=headers).json["session_id"]
-    before = pool_checkouts()
+    time.sleep(0.25)  # the snapshot's maximum age in this app: within one 5-second poll
     laptop_poll = client.get(
         url(tenant, f"?session_id={laptop}"), headers={**headers, "If-None-Match": first_poll.headers["ETag"]}
     )
     assert laptop_poll.status_code == 200 and laptop_poll.json["superseded"] is True
+    before = pool.get_stats().get("requests_num", 0)
     assert client.get(url(tenant, f"?session_id={phone}"), headers=headers).json["superseded"] is False
-    assert pool_checkouts() == before, "telling devices apart needs no database call"
-    # the laptop's 5-minute track refreshes its own session but does not reclaim "newest"
-    client.post(track, headers=headers, json={"session_id": laptop})
     assert client.get(url(tenant, f"?session_id={laptop}"), headers=headers).json["superseded"] is True
+    assert pool.get_stats().get("requests_num", 0) == before, "telling devices apart needs no database call"
+    # the laptop's ping and 5-minute track refresh its own session but do not reclaim "newest"
+    client.post(f"/api/webinars/{tenant.webinar_id}/presence/ping", headers=headers, json={"session_id": laptop})
+    client.post(track, headers=headers, json={"session_id": laptop})
+    time.sleep(0.25)
+    assert client.get(url(tenant, f"?session_id={laptop}"), headers=headers).json["superseded"] is True
+    # the phone leaves: the laptop's next ping makes it the session of record again
+    client.post(f"/api/webinars/{tenant.webinar_id}/access/exit", headers=headers, json={"session_id": phone})
+    client.post(f"/api/webinars/{tenant.webinar_id}/presence/ping", headers=headers, json={"session_id": laptop})
+    time.sleep(0.25)
+    assert client.get(url(tenant, f"?session_id={laptop}"), headers=headers).json["superseded"] is False
 
 
 def test_stats_access_keeps_working_when_redis_is_down(settings, make_tenant):

@@ -48,6 +48,7 @@ class Snapshot:
     version: str  # changes exactly when the list does: the ETag
     built_at: float  # epoch seconds
     viewers: list  # [{"user_id", "display_name", "since"}], earliest arrival first
+    sessions: dict  # user_id -> their newest session_id: never shown, only compared
     checked_at: float = 0.0  # monotonic: when this process last confirmed it current
     _positions: dict | None = field(default=None, repr=False)
     _anonymous: list | None = field(default=None, repr=False)
@@ -67,13 +68,21 @@ class Snapshot:
             self._anonymous = [{"display_name": v["display_name"], "since": v["since"]} for v in self.viewers]
         return self._anonymous
 
+    def superseded(self, user_id, session_id):
+        """Whether a newer session of this viewer exists; None when the snapshot cannot tell
+        (the viewer is not live, or has no session)."""
+        newest = self.sessions.get(str(user_id))
+        return None if newest is None else newest != str(session_id)
+
     def to_bytes(self):
-        return orjson.dumps({"version": self.version, "built_at": self.built_at, "viewers": self.viewers})
+        return orjson.dumps(
+            {"version": self.version, "built_at": self.built_at, "viewers": self.viewers, "sessions": self.sessions}
+        )
 
     @classmethod
     def from_bytes(cls, raw):
         data = orjson.loads(raw)
-        return cls(version=data["version"], built_at=data["built_at"], viewers=data["viewers"])
+        return cls(**{name: data[name] for name in ("version", "built_at", "viewers", "sessions")})
 
     @classmethod
     def from_rows(cls, rows):
@@ -81,8 +90,10 @@ class Snapshot:
             {"user_id": str(row["user_id"]), "display_name": row["display_name"], "since": row["since"].isoformat()}
             for row in rows
         ]
-        version = hashlib.blake2b(orjson.dumps(viewers), digest_size=8).hexdigest()
-        return cls(version=version, built_at=time.time(), viewers=viewers)
+        sessions = {str(row["user_id"]): str(row["session_id"]) for row in rows if row["session_id"] is not None}
+        # The version changes with the newest sessions too, so every process picks a new one up.
+        version = hashlib.blake2b(orjson.dumps([viewers, sessions]), digest_size=8).hexdigest()
+        return cls(version=version, built_at=time.time(), viewers=viewers, sessions=sessions)
 
 
 def _keys(webinar_id):

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from eventflow import config, db, limits
-from eventflow.access import queries, sessions
+from eventflow.access import queries
 from eventflow.access.schemas import (
     ExitSchema,
     PingSchema,
@@ -68,10 +68,6 @@ class Track(MethodView):
         principal, _ = enter_webinar(webinar_id, PARTICIPANTS)
         params = {"session_id": body["session_id"], "display_name": principal.name, "user_agent": body["user_agent"]}
         row = db.connection().execute(queries.TRACK, params).fetchone()
-        if row["opened"]:
-            # Only a committed session may become the newest: a session whose commit fails
-            # must not tell the viewer's other device it was superseded.
-            db.after_commit(lambda: sessions.record_newest(webinar_id, principal.user_id, row["session_id"]))
         return row, 201 if row["opened"] else 200
 
 
@@ -126,7 +122,7 @@ class StatsAccess(MethodView):
         if principal.role == PARTICIPANT:
             superseded = None
             if args["session_id"] is not None:
-                superseded = sessions.is_superseded(webinar.id, principal.user_id, args["session_id"])
+                superseded = snapshot.superseded(principal.user_id, args["session_id"])
             etag = f"{snapshot.version}-p{superseded}"
             body = _participant_view(snapshot, principal.user_id, settings.participant_viewer_limit, superseded)
         else:
