@@ -1,9 +1,12 @@
 """The factory, the probes, the OpenAPI document and JSON errors."""
 
+import json
+
 import pytest
 
 from eventflow import create_app, db
 from eventflow.config import Settings
+from eventflow.serve import PROJECT_DIR
 
 
 def test_factory_binds_the_given_settings(settings):
@@ -68,3 +71,10 @@ def test_a_missing_grant_is_a_500_not_a_hidden_404(settings):
     response = app.test_client().get("/_grantless")
     assert response.status_code == 500 and response.json["message"] == "internal error"
     app.extensions["eventflow.pool"].close()
+
+
+def test_the_committed_openapi_document_is_the_served_one(client):
+    """openapi.json is committed so that a diff shows every API change; regenerate it with
+    `eventflow openapi write openapi.json` when this fails."""
+    committed = json.loads((PROJECT_DIR / "openapi.json").read_text())
+    assert client.get("/api/openapi.json").json == committed
