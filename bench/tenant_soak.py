@@ -19,7 +19,6 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,7 +37,7 @@ from eventflow.config import Settings  # noqa: E402
 from eventflow.embedded import EmbeddedServices  # noqa: E402
 from eventflow.migrations import upgrade  # noqa: E402
 from eventflow.seed import seed_demo  # noqa: E402
-from eventflow.serve import child_environment  # noqa: E402
+from eventflow.serve import start_web  # noqa: E402
 
 SECRET = "soak-" + "x" * 64
 PORT = 8765
@@ -60,22 +59,7 @@ def start(state_dir):
         jwt_secret=SECRET,
         state_dir=state_dir,
     )
-    env = child_environment(settings) | {"GUNICORN_BIND": f"127.0.0.1:{PORT}", "GUNICORN_WORKERS": "2"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(150):
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=1)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                break
-        except OSError:
-            time.sleep(0.2)
+    server = start_web(settings, f"127.0.0.1:{PORT}", workers=2)
     return services, owner_url, server
 
 

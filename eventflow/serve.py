@@ -1,16 +1,19 @@
 """`eventflow serve`: the whole service on one machine — gunicorn, an rq worker and the rq cron
-schedule — supervised until one of them exits or the command is interrupted."""
+schedule — supervised until one of them exits or the command is interrupted. `start_web` starts
+the gunicorn part alone, as the tests and the tenant soak run it."""
 
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from jobs.worker import QUEUES
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+READY_SECONDS = 30
 
 
 def child_environment(settings):
@@ -38,6 +41,29 @@ def commands(settings, bind):
         "worker": [python, "-m", "rq.cli", "worker", "--url", settings.redis_url, *QUEUES],
         "schedule": [python, "-m", "rq.cli", "cron", "--url", settings.redis_url, "jobs/schedule.py"],
     }
+
+
+def start_web(settings, bind, workers, output=subprocess.DEVNULL):
+    """gunicorn with gunicorn.conf.py, as ops run it, on `bind`; returns once /healthz answers."""
+    env = child_environment(settings) | {"GUNICORN_BIND": bind, "GUNICORN_WORKERS": str(workers)}
+    master = subprocess.Popen(commands(settings, bind)["web"], cwd=PROJECT_DIR, env=env, stdout=output, stderr=output)
+    deadline = time.monotonic() + READY_SECONDS
+    while not _answers(f"http://{bind}/healthz"):
+        if master.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with status {master.returncode} at start")
+        if time.monotonic() > deadline:
+            master.kill()
+            raise RuntimeError(f"gunicorn did not answer on {bind} within {READY_SECONDS} s")
+        time.sleep(0.1)
+    return master
+
+
+def _answers(url):
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def run(settings, bind, echo=print):

@@ -10,10 +10,7 @@ import json
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -28,7 +25,7 @@ from eventflow import auth, create_app, db
 from eventflow.config import Settings
 from eventflow.embedded import EmbeddedServices
 from eventflow.migrations import upgrade
-from eventflow.serve import PROJECT_DIR, child_environment
+from eventflow.serve import start_web
 
 JWT_SECRET = "test-secret-" + "0123456789abcdef" * 4  # 64+ bytes: long enough for any HMAC
 
@@ -202,26 +199,8 @@ def http_call(url, method="GET", headers=None, json_body=None, timeout=5):
 @pytest.fixture(scope="session")
 def live_server(settings):
     """The app under gunicorn with two workers, as ops run it: yields (base URL, master process)."""
-    port = _free_port()
-    env = child_environment(settings) | {"GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2"}
-    master = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if http_call(f"{base}/healthz", timeout=1) == 200:
-                break
-        except OSError:
-            pass
-        assert master.poll() is None, "gunicorn exited at start"
-        assert time.monotonic() < deadline, "gunicorn did not answer in 30 s"
-        time.sleep(0.2)
-    yield base, master
+    bind = f"127.0.0.1:{_free_port()}"
+    master = start_web(settings, bind, workers=2)
+    yield f"http://{bind}", master
     master.send_signal(signal.SIGTERM)
     master.wait(timeout=30)
