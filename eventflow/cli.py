@@ -7,7 +7,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, FlaskGroup
 
-from eventflow import auth, dbcheck, migrations, seed, serve
+from eventflow import auth, dbcheck, embedded, migrations, seed, serve
 
 db_cli = AppGroup("db", help="Schema migrations and security checks (as the schema owner).")
 seed_cli = AppGroup("seed", help="Demo data.")
@@ -96,8 +96,18 @@ def serve_command(bind):
     sys.exit(serve.run(settings, bind, echo=click.echo))
 
 
+@click.command("stop-embedded")
+def stop_embedded():
+    """Stop the embedded PostgreSQL and Redis of this checkout; their data stays in the state
+    directory (delete it to start over)."""
+    services = embedded.EmbeddedServices(_settings().state_dir)
+    services.start_postgres()  # finds the running server, to get a handle on it
+    services.stop()
+    click.echo(f"stopped the embedded servers under {services.state_dir}")
+
+
 def init_app(app):
-    for command in (db_cli, seed_cli, token, serve_command):
+    for command in (db_cli, seed_cli, token, serve_command, stop_embedded):
         app.cli.add_command(command)
 
 

@@ -11,7 +11,7 @@ EXIT = "select * from exit_access(%(session_id)s)"
 
 # Served through the (webinar_id, last_seen_at) index; the policies limit it to the caller's
 # tenant (admins) or webinar (participants, who may see who else is in the room). session_id is
-# each viewer's newest session (migration 0009): duplicate login is told from it.
+# each viewer's newest session (mark_live, migration 0005): duplicate login is told from it.
 LIVE_VIEWERS = """
 select user_id, display_name, joined_at as since, session_id
 from webinar_live_presence

@@ -28,7 +28,11 @@ $$;
 
 -- Marks the caller live: one upsert of their presence row. The row keeps the first join time
 -- while it lives; the sweep removes it after the presence timeout, and a later ping starts anew.
-create function mark_live(p_session_id uuid, p_display_name text)
+-- It also names the viewer's newest session, from which duplicate login is told (the
+-- stats/access snapshot carries it): a session opened by access/track claims it (p_newest); a
+-- ping or a 5-minute track of an older session only fills it in when it is empty, so an old
+-- device cannot take it back.
+create function mark_live(p_session_id uuid, p_display_name text, p_newest boolean)
     returns void
     language sql set search_path = pg_catalog, public
     as $$
@@ -39,7 +43,8 @@ create function mark_live(p_session_id uuid, p_display_name text)
     on conflict (webinar_id, user_id) do update
         set last_seen_at = excluded.last_seen_at,
             display_name = excluded.display_name,
-            session_id = coalesce(excluded.session_id, p.session_id)
+            session_id = case when p_newest then excluded.session_id
+                              else coalesce(p.session_id, excluded.session_id) end
 $$;
 
 
@@ -68,7 +73,7 @@ create function ping_presence(p_session_id uuid, p_display_name text)
 declare
     c record := participant_context();
 begin
-    perform mark_live(p_session_id, p_display_name);
+    perform mark_live(p_session_id, p_display_name, false);
     if p_session_id is null then
         return false;
     end if;
@@ -82,7 +87,8 @@ $$;
 
 -- POST /access/track, on entry and every 5 min: refreshes the caller's open session, or opens a
 -- new one when none is given or the given one is not open (closed by exit or the sweep, or not
--- theirs). Registers the caller if needed and marks them live.
+-- theirs). Registers the caller if needed (through register_participant, the one place that
+-- writes a registration) and marks them live.
 create function track_access(p_session_id uuid, p_display_name text, p_user_agent text,
                              out session_id uuid, out opened boolean, out registered boolean)
     language plpgsql set search_path = pg_catalog, public
@@ -90,10 +96,7 @@ create function track_access(p_session_id uuid, p_display_name text, p_user_agen
 declare
     c record := participant_context();
 begin
-    insert into registrations (webinar_id, user_id, display_name)
-    values (c.webinar, c.viewer, p_display_name)
-    on conflict (webinar_id, user_id) do nothing;
-    registered := found;
+    registered := register_participant(p_display_name, null);
 
     update webinar_user_sessions s
     set last_heartbeat_at = now()
@@ -106,7 +109,7 @@ begin
         values (c.webinar, c.viewer, c.client, c.agency, p_user_agent)
         returning s.session_id into track_access.session_id;
     end if;
-    perform mark_live(track_access.session_id, p_display_name);
+    perform mark_live(track_access.session_id, p_display_name, opened);
 end
 $$;
 
