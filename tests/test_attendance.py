@@ -4,10 +4,14 @@ batches, consistent with the dashboard, and only for the webinar's own admins.""
 import csv
 import io
 import json
+import time
 import uuid
 
+import psycopg
 import pytest
 
+from eventflow import db
+from eventflow.stats import export
 from eventflow.stats.export import COLUMNS
 from tests import brute_force, test_stats
 
@@ -110,3 +114,17 @@ def test_both_representations_are_documented(client):
     paths = client.get("/api/openapi.json").json["paths"]
     content = paths["/api/webinars/{webinar_id}/attendance"]["get"]["responses"]["200"]["content"]
     assert set(content) == {"application/json", "text/csv"}
+
+
+def test_an_export_whose_client_stops_reading_gives_its_connection_back(app, make_tenant):
+    tenant = make_tenant()
+    context = db.RequestContext(role="client_admin", client_id=tenant.client_id)
+    with app.app_context():
+        pool = db.get_pool()
+        stream = export.rows(pool, context, tenant.webinar_id, 0.5, idle_seconds=0.5)
+        time.sleep(1.0)  # the client reads nothing for longer than the bound
+        # PostgreSQL ended the idle transaction (it says so, or the connection is just gone)
+        with pytest.raises((psycopg.errors.IdleInTransactionSessionTimeout, psycopg.OperationalError)):
+            list(stream)
+        with db.transaction(pool, db.NO_CONTEXT) as conn:
+            assert conn.execute("select 1 as one").fetchone()["one"] == 1

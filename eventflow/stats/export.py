@@ -29,16 +29,22 @@ COLUMNS = (
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def rows(pool, context, webinar_id, share):
+# A client that stops reading the stream holds a pooled connection and an open transaction;
+# past this, PostgreSQL ends them, so slow exports cannot starve the hot path of connections.
+IDLE_SECONDS = 30
+
+
+def rows(pool, context, webinar_id, share, idle_seconds=IDLE_SECONDS):
     """The export's rows, lazily; the query has already run when this returns, so an unavailable
     database answers 503 instead of cutting a stream short."""
-    stream = _stream(pool, context, {"webinar_id": webinar_id, "share": share})
+    stream = _stream(pool, context, {"webinar_id": webinar_id, "share": share}, idle_seconds)
     next(stream)
     return stream
 
 
-def _stream(pool, context, params):
+def _stream(pool, context, params, idle_seconds):
     with db.transaction(pool, context) as conn, conn.cursor(name="attendance_export") as cursor:
+        conn.execute(queries.BOUND_IDLE_TRANSACTION, {"timeout": f"{int(idle_seconds * 1000)}ms"})
         cursor.itersize = BATCH_ROWS
         cursor.execute(queries.ATTENDANCE, params)
         yield None

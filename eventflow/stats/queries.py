@@ -131,3 +131,6 @@ full join (select * from webinar_attendance where webinar_id = %(webinar_id)s) a
 cross join (select starts_at, ends_at from webinars where id = %(webinar_id)s) w
 order by a.first_join_at nulls last, coalesce(r.user_id, a.user_id)
 """
+
+# The export's transaction stays open while its client reads; bound how long it may sit idle.
+BOUND_IDLE_TRANSACTION = "select set_config('idle_in_transaction_session_timeout', %(timeout)s, true)"
