@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +32,9 @@ class EmbeddedServices:
         pgdata = self.state_dir / "postgres"
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         # pgserver keeps its lock file in the user's runtime dir, which a container may lack.
-        runtime_dir = self.state_dir / "run"
+        # One per user, not per state directory: pgserver takes its lock there again at exit,
+        # after a test session has removed its own temporary state directory.
+        runtime_dir = Path(tempfile.gettempdir()) / f"eventflow-runtime-{os.getuid()}"
         runtime_dir.mkdir(mode=0o700, exist_ok=True)
         os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
         import pgserver  # heavy, and only needed in embedded mode
