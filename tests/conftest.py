@@ -71,6 +71,22 @@ def app(settings):
 
 
 @pytest.fixture
+def make_app(settings):
+    """Factory of apps with some settings changed; their pools are closed after the test."""
+    apps = []
+
+    def make(**overrides):
+        app = create_app(settings.with_overrides(**overrides))
+        app.config["TESTING"] = True
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["eventflow.pool"].close()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 
@@ -105,16 +121,17 @@ def run_as(app):
     return run
 
 
+def checkouts(app):
+    """How many connections `app`'s pool has handed out so far. Every SQL statement the app runs
+    goes through a pooled connection, so no checkout during a request proves no SQL."""
+    return app.extensions["eventflow.pool"].get_stats().get("requests_num", 0)
+
+
 @pytest.fixture
 def pool_checkouts(app):
-    """How many connections the app's pool has handed out so far. Every SQL statement the app
-    runs goes through a pooled connection, so no checkout during a request proves no SQL.
-    (No app context is held here: a test-wide one would share `g` between requests.)"""
-
-    def count():
-        return app.extensions["eventflow.pool"].get_stats().get("requests_num", 0)
-
-    return count
+    """checkouts() of the session's app. (No app context is held here: a test-wide one would
+    share `g` between requests.)"""
+    return lambda: checkouts(app)
 
 
 @pytest.fixture

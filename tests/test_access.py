@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from eventflow import create_app, limits, tenancy
+from eventflow import limits, tenancy
 from tests import failing_commit
 
 
@@ -253,8 +253,8 @@ def test_unauthenticated_requests_do_not_knock_the_limiter_off_redis(client, app
     assert counters, "the limit was counted in process memory, not in Redis"
 
 
-def test_a_session_whose_commit_fails_is_a_503_and_never_the_newest(settings, owner, make_tenant):
-    app = create_app(settings.with_overrides(snapshot_max_age_seconds=0.1))
+def test_a_session_whose_commit_fails_is_a_503_and_never_the_newest(make_app, owner, make_tenant):
+    app = make_app(snapshot_max_age_seconds=0.1)
     client = app.test_client()
     tenant = make_tenant()
     user_id, headers = tenant.participant()
@@ -270,7 +270,6 @@ def test_a_session_whose_commit_fails_is_a_503_and_never_the_newest(settings, ow
     time.sleep(0.15)  # past the snapshot's maximum age
     poll = client.get(url(tenant, f"stats/access?session_id={laptop}"), headers=headers)
     assert poll.json["superseded"] is False, "a session that was never committed superseded the laptop"
-    app.extensions["eventflow.pool"].close()
 
 
 @pytest.mark.parametrize("path, body", [("access/track", {"user_agent": 42}), ("presence/ping", {"session_id": 1})])

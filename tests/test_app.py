@@ -60,8 +60,8 @@ def test_production_refuses_to_start_without_its_servers():
         create_app(Settings.from_env({}), allow_embedded=False)
 
 
-def test_a_missing_grant_is_a_500_not_a_hidden_404(settings):
-    app = create_app(settings)
+def test_a_missing_grant_is_a_500_not_a_hidden_404(make_app):
+    app = make_app()
 
     @app.route("/_grantless")
     def grantless():
@@ -70,7 +70,6 @@ def test_a_missing_grant_is_a_500_not_a_hidden_404(settings):
 
     response = app.test_client().get("/_grantless")
     assert response.status_code == 500 and response.json["message"] == "internal error"
-    app.extensions["eventflow.pool"].close()
 
 
 def test_the_committed_openapi_document_is_the_served_one(client):

@@ -10,8 +10,9 @@ import pytest
 from prometheus_client import REGISTRY
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from eventflow import create_app, metrics
+from eventflow import metrics
 from eventflow.breaker import CLOSED, EXTENSION_KEY, HALF_OPEN, OPEN, BreakerOpen, CircuitBreaker
+from tests.conftest import checkouts
 
 
 class FakeClock:
@@ -166,27 +167,19 @@ class CuttableLink:
 
 
 @pytest.fixture
-def linked_app(services, settings):
+def linked_app(services, make_app):
     link = CuttableLink(services["app_url"])
     link.open()
-    app = create_app(
-        settings.with_overrides(
-            database_url=link.url,
-            db_pool_min=1,
-            db_pool_max=2,
-            db_pool_timeout=0.5,
-            poll_breaker_failures=3,
-            poll_breaker_reset_seconds=1.0,
-        )
+    app = make_app(
+        database_url=link.url,
+        db_pool_min=1,
+        db_pool_max=2,
+        db_pool_timeout=0.5,
+        poll_breaker_failures=3,
+        poll_breaker_reset_seconds=1.0,
     )
-    app.config["TESTING"] = True
     yield app, link
-    app.extensions["eventflow.pool"].close()
     link.cut()
-
-
-def _requests_made(app):
-    return app.extensions["eventflow.pool"].get_stats().get("requests_num", 0)
 
 
 def test_breaker_opens_on_a_real_outage_refuses_at_once_and_closes_when_back(linked_app, make_tenant):
@@ -207,13 +200,13 @@ def test_breaker_opens_on_a_real_outage_refuses_at_once_and_closes_when_back(lin
     assert client.get("/readyz").json["checks"]["poll_breaker"].startswith("open")
 
     # ... until the breaker opens: then the answer comes at once, without asking the pool.
-    requests_before, started = _requests_made(app), time.monotonic()
+    requests_before, started = checkouts(app), time.monotonic()
     refused = client.get(url, headers=viewer)
     elapsed = time.monotonic() - started
     assert refused.status_code == 503 and refused.is_json
     assert int(refused.headers["Retry-After"]) >= 1
     assert elapsed < 1.0, f"an open breaker answered in {elapsed:.2f} s"
-    assert _requests_made(app) == requests_before, "an open breaker touched the pool"
+    assert checkouts(app) == requests_before, "an open breaker touched the pool"
     assert _gauge("database-polls") == metrics.BREAKER_OPEN
 
     link.open()  # PostgreSQL is reachable again, on the same address
@@ -230,24 +223,20 @@ def test_breaker_opens_on_a_real_outage_refuses_at_once_and_closes_when_back(lin
     assert _gauge("database-polls") == metrics.BREAKER_CLOSED
 
 
-def test_an_open_breaker_still_answers_current_polls(settings, make_tenant):
+def test_an_open_breaker_still_answers_current_polls(make_app, make_tenant):
     # A poll whose cursor is current needs no database, so the breaker has nothing to refuse.
-    app = create_app(settings.with_overrides(poll_breaker_failures=1, poll_breaker_reset_seconds=60))
-    app.config["TESTING"] = True
-    try:
-        client = app.test_client()
-        tenant = make_tenant()
-        _, viewer = tenant.participant()
-        url = f"/api/webinars/{tenant.webinar_id}/messages"
-        client.post(url, json={"body": "hello"}, headers=viewer)
-        current = client.get(url, headers=viewer).json["next"]
-        _fail(app.extensions[EXTENSION_KEY])
-        requests_before = _requests_made(app)
-        answered = client.get(f"{url}?after={current}", headers=viewer)
-        assert answered.status_code == 200 and answered.json["messages"] == []
-        behind = client.get(f"{url}?after=0", headers=viewer)
-        assert behind.status_code == 503 and int(behind.headers["Retry-After"]) >= 1
-        assert behind.headers["Poll-Interval"] == behind.headers["Retry-After"]
-        assert _requests_made(app) == requests_before, "an open breaker touched the pool"
-    finally:
-        app.extensions["eventflow.pool"].close()
+    app = make_app(poll_breaker_failures=1, poll_breaker_reset_seconds=60)
+    client = app.test_client()
+    tenant = make_tenant()
+    _, viewer = tenant.participant()
+    url = f"/api/webinars/{tenant.webinar_id}/messages"
+    client.post(url, json={"body": "hello"}, headers=viewer)
+    current = client.get(url, headers=viewer).json["next"]
+    _fail(app.extensions[EXTENSION_KEY])
+    requests_before = checkouts(app)
+    answered = client.get(f"{url}?after={current}", headers=viewer)
+    assert answered.status_code == 200 and answered.json["messages"] == []
+    behind = client.get(f"{url}?after=0", headers=viewer)
+    assert behind.status_code == 503 and int(behind.headers["Retry-After"]) >= 1
+    assert behind.headers["Poll-Interval"] == behind.headers["Retry-After"]
+    assert checkouts(app) == requests_before, "an open breaker touched the pool"

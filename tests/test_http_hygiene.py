@@ -2,7 +2,6 @@
 
 from flask import request
 
-from eventflow import create_app
 from eventflow.http import SECURITY_HEADERS
 
 
@@ -21,8 +20,8 @@ def test_every_response_carries_the_security_headers(client, make_tenant):
         assert response.headers["Cache-Control"] in ("no-store", "private, no-cache")
 
 
-def test_errors_carry_no_stack_trace_or_sql(settings, make_tenant):
-    app = create_app(settings)
+def test_errors_carry_no_stack_trace_or_sql(make_app, make_tenant):
+    app = make_app()
 
     @app.route("/_boom")
     def boom():
@@ -32,7 +31,6 @@ def test_errors_carry_no_stack_trace_or_sql(settings, make_tenant):
     assert response.status_code == 500 and response.is_json
     assert response.json == {"code": 500, "status": "Internal Server Error", "message": "internal error"}
     assert b"Traceback" not in response.data and b"select" not in response.data
-    app.extensions["eventflow.pool"].close()
 
 
 def test_every_error_has_code_status_and_message(client, make_tenant):
@@ -53,8 +51,8 @@ def test_every_error_has_code_status_and_message(client, make_tenant):
         assert body["status"] and isinstance(body["message"], str) and body["message"], body
 
 
-def _client_address_app(settings, proxies):
-    app = create_app(settings.with_overrides(trusted_proxies=proxies))
+def _client_address_app(make_app, proxies):
+    app = make_app(trusted_proxies=proxies)
 
     @app.route("/_addr")
     def addr():
@@ -63,24 +61,22 @@ def _client_address_app(settings, proxies):
     return app
 
 
-def test_forwarded_for_is_ignored_without_trusted_proxies(settings):
-    app = _client_address_app(settings, 0)
+def test_forwarded_for_is_ignored_without_trusted_proxies(make_app):
+    app = _client_address_app(make_app, 0)
     response = app.test_client().get("/_addr", headers={"X-Forwarded-For": "6.6.6.6"})
     assert response.json["remote_addr"] == "127.0.0.1"
-    app.extensions["eventflow.pool"].close()
 
 
-def test_forwarded_for_is_trusted_only_for_the_configured_hops(settings):
-    app = _client_address_app(settings, 1)
+def test_forwarded_for_is_trusted_only_for_the_configured_hops(make_app):
+    app = _client_address_app(make_app, 1)
     client = app.test_client()
     # a client forged the first entry; our one proxy appended the real address
     response = client.get("/_addr", headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.7"})
     assert response.json["remote_addr"] == "203.0.113.7"
-    app.extensions["eventflow.pool"].close()
 
 
-def test_the_503_of_a_failed_commit_carries_the_security_headers(settings, owner):
-    app = create_app(settings)
+def test_the_503_of_a_failed_commit_carries_the_security_headers(make_app, owner):
+    app = make_app()
 
     @app.route("/_commit_fails")
     def commit_fails():
@@ -94,4 +90,3 @@ def test_the_503_of_a_failed_commit_carries_the_security_headers(settings, owner
     assert response.status_code == 503 and response.is_json
     for name, value in SECURITY_HEADERS.items():
         assert response.headers[name] == value
-    app.extensions["eventflow.pool"].close()

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from eventflow import create_app, db
+from eventflow import db
 from eventflow.chat import feed
 from tests import failing_commit
 
@@ -223,21 +223,17 @@ def test_posting_is_rate_limited_per_user(client, make_tenant):
     assert _post(client, tenant.webinar_id, someone_else, "still fine").status_code == 201
 
 
-def test_without_redis_polls_read_postgresql_and_slow_clients_down(settings, make_tenant):
-    app = create_app(settings.with_overrides(redis_url="redis://127.0.0.1:9/0"))
-    app.config["TESTING"] = True
-    try:
-        client = app.test_client()
-        tenant = make_tenant()
-        _, viewer = tenant.participant()
-        assert _post(client, tenant.webinar_id, viewer, "no redis, no problem").status_code == 201
-        polled = _poll(client, tenant.webinar_id, viewer)
-        assert _bodies(polled) == ["no redis, no problem"]
-        assert polled.headers["Poll-Interval"] == str(2 * settings.poll_slowdown_factor)
-        again = _poll(client, tenant.webinar_id, viewer, after=polled.json["next"])
-        assert again.status_code == 200 and again.json["messages"] == []
-    finally:
-        app.extensions["eventflow.pool"].close()
+def test_without_redis_polls_read_postgresql_and_slow_clients_down(make_app, settings, make_tenant):
+    app = make_app(redis_url="redis://127.0.0.1:9/0")
+    client = app.test_client()
+    tenant = make_tenant()
+    _, viewer = tenant.participant()
+    assert _post(client, tenant.webinar_id, viewer, "no redis, no problem").status_code == 201
+    polled = _poll(client, tenant.webinar_id, viewer)
+    assert _bodies(polled) == ["no redis, no problem"]
+    assert polled.headers["Poll-Interval"] == str(2 * settings.poll_slowdown_factor)
+    again = _poll(client, tenant.webinar_id, viewer, after=polled.json["next"])
+    assert again.status_code == 200 and again.json["messages"] == []
 
 
 def _insert_slowly(app, tenant, user_id, results, count):

@@ -4,7 +4,7 @@ import io
 import json
 import logging
 
-from eventflow import create_app, jsonlog, metrics
+from eventflow import jsonlog, metrics
 
 
 def _sample(text, name, **labels):
@@ -74,15 +74,12 @@ def test_metrics_count_cache_hits_misses_and_snapshot_rebuilds_of_real_requests(
     assert breaker_state == metrics.BREAKER_CLOSED  # its changes: tests/test_breaker.py, on a real outage
 
 
-def test_metrics_can_require_a_token(settings):
-    app = create_app(settings.with_overrides(metrics_token="scrape-me"))
-    try:
-        client = app.test_client()
-        assert client.get("/metrics").status_code == 401
-        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        assert client.get("/metrics", headers={"Authorization": "Bearer scrape-me"}).status_code == 200
-    finally:
-        app.extensions["eventflow.pool"].close()
+def test_metrics_can_require_a_token(make_app):
+    app = make_app(metrics_token="scrape-me")
+    client = app.test_client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer scrape-me"}).status_code == 200
 
 
 def test_every_response_carries_a_request_id(client):

@@ -3,7 +3,7 @@
 import pytest
 from flask import g, jsonify
 
-from eventflow import create_app, db
+from eventflow import db
 from eventflow.auth import ADMINS
 from eventflow.tenancy import enter_tenant
 
@@ -16,9 +16,8 @@ select pg_backend_pid() as backend,
 
 
 @pytest.fixture
-def one_connection_app(settings):
-    app = create_app(settings.with_overrides(db_pool_min=1, db_pool_max=1))
-    app.config["TESTING"] = True
+def one_connection_app(make_app):
+    app = make_app(db_pool_min=1, db_pool_max=1)
 
     @app.route("/_probe/<mode>")
     def probe(mode):
@@ -33,7 +32,6 @@ def one_connection_app(settings):
         return jsonify(row | {"context": str(g.get("db_context"))})
 
     yield app
-    app.extensions["eventflow.pool"].close()
 
 
 def test_context_never_leaks_across_requests_on_one_connection(one_connection_app, make_tenant):
@@ -69,9 +67,8 @@ def test_context_is_transaction_local_not_session_level(run_as, make_tenant):
     assert outside == ""
 
 
-def test_after_commit_callbacks_run_only_once_the_transaction_committed(settings):
-    app = create_app(settings)
-    app.config["TESTING"] = True
+def test_after_commit_callbacks_run_only_once_the_transaction_committed(make_app):
+    app = make_app()
     ran = []
 
     @app.route("/_write/<int:status>")
@@ -82,12 +79,9 @@ def test_after_commit_callbacks_run_only_once_the_transaction_committed(settings
             raise RuntimeError("the view failed after its write")
         return jsonify(ran=list(ran)), status
 
-    try:
-        client = app.test_client()
-        assert client.get("/_write/200").json == {"ran": []}, "a callback ran before the commit"
-        assert ran == [(200, "in the transaction")]
-        assert client.get("/_write/404").status_code == 404
-        assert client.get("/_write/500").status_code == 500
-        assert ran == [(200, "in the transaction")], "a rolled-back request ran its callback"
-    finally:
-        app.extensions["eventflow.pool"].close()
+    client = app.test_client()
+    assert client.get("/_write/200").json == {"ran": []}, "a callback ran before the commit"
+    assert ran == [(200, "in the transaction")]
+    assert client.get("/_write/404").status_code == 404
+    assert client.get("/_write/500").status_code == 500
+    assert ran == [(200, "in the transaction")], "a rolled-back request ran its callback"

@@ -6,7 +6,7 @@ import time
 import pytest
 from prometheus_client import REGISTRY
 
-from eventflow import create_app
+from tests.conftest import checkouts
 
 
 def url(tenant, query=""):
@@ -25,12 +25,9 @@ def enter(client, tenant, name):
 
 
 @pytest.fixture
-def fresh_app(settings):
+def fresh_app(make_app):
     """An app whose snapshot is rebuilt at most every 0.2 s and whose viewers time out after 1 s."""
-    app = create_app(settings.with_overrides(snapshot_max_age_seconds=0.2, presence_timeout_seconds=1))
-    app.config["TESTING"] = True
-    yield app
-    app.extensions["eventflow.pool"].close()
+    return make_app(snapshot_max_age_seconds=0.2, presence_timeout_seconds=1)
 
 
 def test_participants_get_the_count_and_themselves_first(client, make_tenant):
@@ -65,15 +62,14 @@ def test_participants_do_not_get_other_viewers_ids(client, make_tenant):
     assert all("me" not in v for v in admin_view)
 
 
-def test_participants_get_a_bounded_slice(settings, make_tenant):
-    app = create_app(settings.with_overrides(participant_viewer_limit=2))
+def test_participants_get_a_bounded_slice(make_app, make_tenant):
+    app = make_app(participant_viewer_limit=2)
     client = app.test_client()
     tenant = make_tenant()
     viewers = [enter(client, tenant, f"Viewer {n}") for n in range(4)]
     body = client.get(url(tenant), headers=viewers[3][1]).json
     assert body["live_count"] == 4
     assert [v["display_name"] for v in body["viewers"]] == ["Viewer 3", "Viewer 0"]
-    app.extensions["eventflow.pool"].close()
 
 
 def test_admins_get_every_viewer_paged(client, make_tenant):
@@ -122,15 +118,14 @@ def test_a_cached_request_takes_no_pooled_connection(client, make_tenant, pool_c
     assert pool_checkouts() == before
 
 
-def test_concurrent_polls_of_a_cold_webinar_cause_one_rebuild(settings, make_tenant):
+def test_concurrent_polls_of_a_cold_webinar_cause_one_rebuild(make_app, make_tenant):
     # A snapshot that cannot go stale during the test, however slowly a loaded machine runs it.
-    app = create_app(settings.with_overrides(snapshot_max_age_seconds=60))
-    pool_checkouts = lambda: app.extensions["eventflow.pool"].get_stats().get("requests_num", 0)  # noqa: E731
+    app = make_app(snapshot_max_age_seconds=60)
     tenant = make_tenant()
     client = app.test_client()
     _, headers, _ = enter(client, tenant, "Viewer")
     client.get(f"/api/webinars/{tenant.webinar_id}", headers=headers)  # the webinar's tenant is now cached
-    rebuilds_before, checkouts_before = rebuilds(), pool_checkouts()
+    rebuilds_before, checkouts_before = rebuilds(), checkouts(app)
     statuses, start = [], threading.Barrier(20)
 
     def poll():
@@ -144,35 +139,31 @@ def test_concurrent_polls_of_a_cold_webinar_cause_one_rebuild(settings, make_ten
         thread.join()
     assert statuses == [200] * 20
     assert rebuilds() - rebuilds_before == 1
-    assert pool_checkouts() - checkouts_before == 1
-    app.extensions["eventflow.pool"].close()
+    assert checkouts(app) - checkouts_before == 1
 
 
-def test_without_redis_concurrent_polls_of_a_cold_webinar_cause_one_rebuild_per_process(settings, make_tenant):
+def test_without_redis_concurrent_polls_of_a_cold_webinar_cause_one_rebuild_per_process(make_app, make_tenant):
     # Redis down: each process keeps its own copy, built by one thread while the others wait for it.
-    app = create_app(settings.with_overrides(redis_url="redis://127.0.0.1:1/0", snapshot_max_age_seconds=60))
-    try:
-        tenant = make_tenant()
-        client = app.test_client()
-        _, headers, _ = enter(client, tenant, "Viewer")
-        client.get(f"/api/webinars/{tenant.webinar_id}", headers=headers)  # the webinar's tenant is now cached
-        rebuilds_before = rebuilds()
-        statuses, start = [], threading.Barrier(20)
+    app = make_app(redis_url="redis://127.0.0.1:1/0", snapshot_max_age_seconds=60)
+    tenant = make_tenant()
+    client = app.test_client()
+    _, headers, _ = enter(client, tenant, "Viewer")
+    client.get(f"/api/webinars/{tenant.webinar_id}", headers=headers)  # the webinar's tenant is now cached
+    rebuilds_before = rebuilds()
+    statuses, start = [], threading.Barrier(20)
 
-        def poll():
-            start.wait()
-            response = app.test_client().get(url(tenant), headers=headers)
-            statuses.append((response.status_code, response.json["live_count"]))
+    def poll():
+        start.wait()
+        response = app.test_client().get(url(tenant), headers=headers)
+        statuses.append((response.status_code, response.json["live_count"]))
 
-        threads = [threading.Thread(target=poll) for _ in range(20)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert statuses == [(200, 1)] * 20
-        assert rebuilds() - rebuilds_before == 1
-    finally:
-        app.extensions["eventflow.pool"].close()
+    threads = [threading.Thread(target=poll) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [(200, 1)] * 20
+    assert rebuilds() - rebuilds_before == 1
 
 
 def test_a_viewer_whose_pings_stop_drops_off_after_the_timeout(fresh_app, make_tenant):
@@ -196,7 +187,6 @@ def test_a_viewer_whose_pings_stop_drops_off_after_the_timeout(fresh_app, make_t
 
 def test_duplicate_login_is_told_to_the_first_device(fresh_app, make_tenant):
     client = fresh_app.test_client()
-    pool = fresh_app.extensions["eventflow.pool"]
     tenant = make_tenant()
     user_id, headers = tenant.participant(name="Same person")
     track = f"/api/webinars/{tenant.webinar_id}/access/track"
@@ -209,10 +199,10 @@ def test_duplicate_login_is_told_to_the_first_device(fresh_app, make_tenant):
         url(tenant, f"?session_id={laptop}"), headers={**headers, "If-None-Match": first_poll.headers["ETag"]}
     )
     assert laptop_poll.status_code == 200 and laptop_poll.json["superseded"] is True
-    before = pool.get_stats().get("requests_num", 0)
+    before = checkouts(fresh_app)
     assert client.get(url(tenant, f"?session_id={phone}"), headers=headers).json["superseded"] is False
     assert client.get(url(tenant, f"?session_id={laptop}"), headers=headers).json["superseded"] is True
-    assert pool.get_stats().get("requests_num", 0) == before, "telling devices apart needs no database call"
+    assert checkouts(fresh_app) == before, "telling devices apart needs no database call"
     # the laptop's ping and 5-minute track refresh its own session but do not reclaim "newest"
     client.post(f"/api/webinars/{tenant.webinar_id}/presence/ping", headers=headers, json={"session_id": laptop})
     client.post(track, headers=headers, json={"session_id": laptop})
@@ -225,8 +215,8 @@ def test_duplicate_login_is_told_to_the_first_device(fresh_app, make_tenant):
     assert client.get(url(tenant, f"?session_id={laptop}"), headers=headers).json["superseded"] is False
 
 
-def test_stats_access_keeps_working_when_redis_is_down(settings, make_tenant):
-    app = create_app(settings.with_overrides(redis_url="redis://127.0.0.1:1/0"))
+def test_stats_access_keeps_working_when_redis_is_down(make_app, make_tenant):
+    app = make_app(redis_url="redis://127.0.0.1:1/0")
     client = app.test_client()
     tenant = make_tenant()
     _, headers = tenant.participant(name="Resilient")
@@ -234,4 +224,3 @@ def test_stats_access_keeps_working_when_redis_is_down(settings, make_tenant):
     body = client.get(url(tenant), headers=headers).json
     assert body["live_count"] == 1 and body["superseded"] is None
     assert client.post(f"/api/webinars/{tenant.webinar_id}/presence/ping", headers=headers).status_code == 200
-    app.extensions["eventflow.pool"].close()
