@@ -1,21 +1,16 @@
 """Every setting the service reads from the environment, in one place."""
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import MISSING, dataclass, fields, replace
 
 from flask import current_app
 
 
-def _int(env, name, default):
-    return int(env.get(name, default))
-
-
-def _float(env, name, default):
-    return float(env.get(name, default))
-
-
 @dataclass(frozen=True)
 class Settings:
+    """The connections and secret first; then every tunable, each read from EVENTFLOW_<NAME>
+    (upper case), as its default's type, the default written once, here."""
+
     database_url: str | None
     database_owner_url: str | None
     worker_database_url: str | None
@@ -32,7 +27,7 @@ class Settings:
     snapshot_max_age_seconds: float = 1.0
     participant_viewer_limit: int = 50
     trusted_proxies: int = 0
-    # Dashboard, attendance and jobs (README: "Stats, attendance and jobs").
+    # Dashboard, attendance and jobs (README: "Dashboard, attendance, jobs and ops").
     attended_share: float = 0.5
     stats_timezone: str = "Asia/Seoul"
     rollup_overlap_seconds: int = 600
@@ -55,26 +50,11 @@ class Settings:
             jwt_secret=env.get("EVENTFLOW_JWT_SECRET", ""),
             jwt_audience=env.get("EVENTFLOW_JWT_AUDIENCE", "eventflow"),
             state_dir=env.get("EVENTFLOW_STATE_DIR", os.path.join(os.getcwd(), ".eventflow")),
-            db_pool_min=_int(env, "EVENTFLOW_DB_POOL_MIN", 2),
-            db_pool_max=_int(env, "EVENTFLOW_DB_POOL_MAX", 10),
-            db_pool_timeout=_float(env, "EVENTFLOW_DB_POOL_TIMEOUT", 5.0),
-            statement_timeout_ms=_int(env, "EVENTFLOW_STATEMENT_TIMEOUT_MS", 5000),
-            webinar_cache_seconds=_int(env, "EVENTFLOW_WEBINAR_CACHE_SECONDS", 60),
-            presence_timeout_seconds=_int(env, "EVENTFLOW_PRESENCE_TIMEOUT_SECONDS", 150),
-            snapshot_max_age_seconds=_float(env, "EVENTFLOW_SNAPSHOT_MAX_AGE_SECONDS", 1.0),
-            participant_viewer_limit=_int(env, "EVENTFLOW_PARTICIPANT_VIEWER_LIMIT", 50),
-            trusted_proxies=_int(env, "EVENTFLOW_TRUSTED_PROXIES", 0),
-            attended_share=_float(env, "EVENTFLOW_ATTENDED_SHARE", 0.5),
-            stats_timezone=env.get("EVENTFLOW_STATS_TIMEZONE", "Asia/Seoul"),
-            rollup_overlap_seconds=_int(env, "EVENTFLOW_ROLLUP_OVERLAP_SECONDS", 600),
-            metrics_token=env.get("EVENTFLOW_METRICS_TOKEN", ""),
-            poll_breaker_failures=_int(env, "EVENTFLOW_POLL_BREAKER_FAILURES", 5),
-            poll_breaker_reset_seconds=_float(env, "EVENTFLOW_POLL_BREAKER_RESET_SECONDS", 10.0),
-            messages_poll_interval_seconds=_int(env, "EVENTFLOW_MESSAGES_POLL_INTERVAL_SECONDS", 2),
-            questions_poll_interval_seconds=_int(env, "EVENTFLOW_QUESTIONS_POLL_INTERVAL_SECONDS", 5),
-            poll_slowdown_factor=_int(env, "EVENTFLOW_POLL_SLOWDOWN_FACTOR", 3),
-            feed_marker_ttl_seconds=_int(env, "EVENTFLOW_FEED_MARKER_TTL_SECONDS", 15),
         )
+        for setting in fields(cls):
+            if setting.default is not MISSING:
+                raw = env.get(f"EVENTFLOW_{setting.name.upper()}")
+                values[setting.name] = setting.default if raw is None else type(setting.default)(raw)
         values.update(overrides)
         return cls(**values)
 
