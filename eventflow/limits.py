@@ -1,23 +1,28 @@
-"""Rate limits (flask-limiter on the shared Redis): per caller and webinar on each endpoint.
+"""Rate limits (flask-limiter, counted across processes through the shared Redis): per caller
+and webinar on each endpoint.
 
 A webinar id that names no webinar counts in one shared "unknown webinar" bucket per caller, so
-random ids cannot multiply a caller's allowance, and the check costs one Redis call per request.
+random ids cannot multiply a caller's allowance. The counters live in process memory and are
+shared through Redis in batches (eventflow/limit_storage.py): a check costs no network call.
 
 Each limit is sized from the seed's cadence with generous headroom, so a well-behaved client
 (even with a second tab and a reload or two) never sees a 429 while a looping one does.
-When Redis is unreachable the limits fall back to per-process memory: they stay roughly in
-force and the hot path keeps answering (fail open towards availability, not towards abuse).
+When Redis is unreachable each process enforces the limits on its own counts: they stay roughly
+in force and the hot path keeps answering (fail open towards availability, not towards abuse).
 """
 
+import functools
 import math
 import time
 
 from flask import request
 from flask_limiter import Limiter, RateLimitExceeded
+from limits import parse as parse_limit
 from werkzeug.exceptions import HTTPException
 
 from eventflow import errors, tenancy
 from eventflow.auth import current_principal
+from eventflow.limit_storage import SCHEME
 
 # cadence in the seed                       -> limit per caller and webinar
 STATS_ACCESS = "60 per minute"  # every 5 s (12/min)
@@ -58,24 +63,41 @@ def caller_and_webinar():
         known = tenancy.lookup_webinar(webinar_id) is not None
     except Exception:  # noqa: BLE001 - never raise in a key function; the view reports the error
         known = True
-    return f"{principal.user_id}:{webinar_id if known else 'unknown'}"
+    return caller_in_webinar(principal.user_id, webinar_id if known else "unknown")
+
+
+def caller_in_webinar(user_id, webinar_id):
+    return f"{user_id}:{webinar_id}"
+
+
+KEY_PREFIX = "ef:limit"
 
 
 limiter = Limiter(
     key_func=caller_and_webinar,
-    strategy="fixed-window",  # one INCR per request: the cheapest check Redis can do
-    # No X-RateLimit-* headers: they cost a second Redis read on every request. A 429 still
-    # says when to come back (Retry-After, below).
+    strategy="fixed-window",  # the one strategy the batched counters support
+    # No X-RateLimit-* headers: the remaining allowance is only as exact as the last sync. A
+    # 429 still says when to come back (Retry-After, below).
     headers_enabled=False,
     swallow_errors=True,
-    in_memory_fallback_enabled=True,
-    key_prefix="ef:limit",
+    key_prefix=KEY_PREFIX,
 )
 
 
+@functools.cache
+def _parsed(limit):
+    return parse_limit(limit)
+
+
+def admit(limit, endpoint, key):
+    """Count a request to `endpoint` answered without Flask (the stats/access fast lane) in the
+    counter flask-limiter's decorator keeps for it; False once the limit is exceeded."""
+    return limiter.limiter.hit(_parsed(limit), KEY_PREFIX, key, endpoint)
+
+
 def init_app(app, redis_client):
-    app.config["RATELIMIT_STORAGE_URI"] = "redis://"
-    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": redis_client.connection_pool}
+    app.config["RATELIMIT_STORAGE_URI"] = f"{SCHEME}://"
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"redis_client": redis_client}
     limiter.init_app(app)
 
     @app.errorhandler(RateLimitExceeded)
