@@ -5,7 +5,7 @@ import logging
 from flask import Flask
 
 from eventflow import auth, db, embedded, errors, http, jsonlog, limits, metrics, redis_client, tenancy
-from eventflow.access import snapshot
+from eventflow.access import fastlane, snapshot
 from eventflow.config import Settings
 
 API_TITLE = "EventFlow"
@@ -49,12 +49,13 @@ def create_app(settings=None, allow_embedded=True):
     limits.init_app(app, app.extensions["eventflow.redis"])
     db.init_app(app, settings)
     tenancy.init_app(app)
-    auth.init_app(app)
+    auth.init_app(app, settings)
     snapshot.init_app(app, settings)
 
     api = errors.Api(app)
     errors.init_app(app)
     _register_blueprints(api)
+    app.wsgi_app = fastlane.FastLane(app, app.wsgi_app)
 
     from eventflow import cli
 

@@ -99,9 +99,18 @@ class VerifiedTokens:
     costs more than the rest of a cached stats/access answer. Only tokens that passed `verify`
     are kept, and never past their exp. When full, the oldest entries make room."""
 
-    def __init__(self, max_entries=100_000):
+    def __init__(self, secret, audience, max_entries=100_000):
+        self._secret, self._audience = secret, audience
         self._principals: dict[str, Principal] = {}
         self._max_entries = max_entries
+
+    def principal_of(self, token):
+        """The Principal the token names, verified now or earlier; raises InvalidToken."""
+        principal = self.get(token)
+        if principal is None:
+            principal = verify(token, self._secret, self._audience)
+            self._put(token, principal)
+        return principal
 
     def get(self, token):
         principal = self._principals.get(token)
@@ -110,7 +119,7 @@ class VerifiedTokens:
             return None
         return principal
 
-    def put(self, token, principal):
+    def _put(self, token, principal):
         while len(self._principals) >= self._max_entries:
             try:
                 del self._principals[next(iter(self._principals))]
@@ -119,27 +128,27 @@ class VerifiedTokens:
         self._principals[token] = principal
 
 
-def init_app(app):
-    app.extensions["eventflow.verified_tokens"] = VerifiedTokens()
+def init_app(app, settings):
+    app.extensions["eventflow.verified_tokens"] = VerifiedTokens(settings.jwt_secret, settings.jwt_audience)
+
+
+def bearer_token(authorization):
+    """The token of an `Authorization: Bearer <token>` header value, else None."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
 def current_principal():
     """The verified caller of this request; 401 without a valid bearer token."""
     if "principal" not in g:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
+        token = bearer_token(request.headers.get("Authorization", ""))
+        if token is None:
             abort(401, message="a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-        verified = current_app.extensions["eventflow.verified_tokens"]
-        principal = verified.get(token)
-        if principal is None:
-            settings = current_app.extensions["eventflow.settings"]
-            try:
-                principal = verify(token, settings.jwt_secret, settings.jwt_audience)
-            except InvalidToken as exc:
-                abort(401, message=f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"})
-            verified.put(token, principal)
-        g.principal = principal
+        try:
+            g.principal = current_app.extensions["eventflow.verified_tokens"].principal_of(token)
+        except InvalidToken as exc:
+            abort(401, message=f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"})
     return g.principal
 
 

@@ -24,9 +24,13 @@ def current_request_id():
     if not has_request_context():
         return None
     if "request_id" not in g:
-        given = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = given if _SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
+        g.request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER, ""))
     return g.request_id
+
+
+def request_id_for(given):
+    """The caller's request id if it is a sane one, else a fresh one."""
+    return given if _SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
 class JsonFormatter(logging.Formatter):

@@ -6,7 +6,8 @@ files there and /metrics adds them up. Without it, each process reports its own 
 
 Recorded where they happen: SNAPSHOT_REBUILDS and CACHE_HITS / CACHE_MISSES{cache="stats_access"}
 by access/snapshot.py, CACHE_HITS / CACHE_MISSES{cache="webinar"} by tenancy.lookup_webinar,
-BREAKER_STATE{breaker="database-polls"} by breaker.py on each state change. Another area imports
+BREAKER_STATE{breaker="database-polls"} by breaker.py on each state change, FAST_LANE and the
+request counts of the polls it answers by access/fastlane.py. Another area imports
 this module and increments the same way.
 RQ queue depth, failed and running jobs and live workers are read from Redis at scrape time.
 """
@@ -47,6 +48,9 @@ SNAPSHOT_REBUILDS = Counter(
 )
 CACHE_HITS = Counter("eventflow_cache_hits_total", "Reads answered from a cache", ["cache"])
 CACHE_MISSES = Counter("eventflow_cache_misses_total", "Reads a cache could not answer", ["cache"])
+FAST_LANE = Counter(
+    "eventflow_fast_lane_requests_total", "stats/access polls answered from process memory, before Flask"
+)
 # 0 closed (requests flow), 1 half-open (probing), 2 open (answering 503). With several
 # processes the highest state of a live process is shown.
 BREAKER_STATE = Gauge(
@@ -119,6 +123,12 @@ def _registry(app):
     return registry
 
 
+def count_request_of(endpoint, method, status, started):
+    """Count one answered request; `started` is its time.perf_counter() on arrival."""
+    LATENCY.labels(endpoint, method).observe(time.perf_counter() - started)
+    REQUESTS.labels(endpoint, method, str(status)).inc()
+
+
 def _endpoint():
     rule = request.url_rule
     return rule.rule if rule is not None else UNMATCHED
@@ -135,9 +145,7 @@ def init_app(app, settings):
     def count_request(response):
         started = g.pop("metrics_started", None)
         if started is not None:
-            endpoint = _endpoint()
-            LATENCY.labels(endpoint, request.method).observe(time.perf_counter() - started)
-            REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+            count_request_of(_endpoint(), request.method, response.status_code, started)
         return response
 
     @app.get("/metrics")

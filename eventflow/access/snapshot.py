@@ -109,13 +109,22 @@ class SnapshotCache:
         self._copies: dict[str, Snapshot] = {}
         self._local_locks: dict[str, threading.Lock] = {}
 
-    def get(self, webinar_id, load_rows):
-        """The current snapshot of a webinar; `load_rows()` reads the live list from PostgreSQL."""
-        webinar_id = str(webinar_id)
+    def confirmed_copy(self, webinar_id):
+        """This process's snapshot of a webinar if it was confirmed current moments ago, else None:
+        all a poll needs from memory alone."""
         copy = self._copies.get(webinar_id)
         if copy is not None and time.monotonic() - copy.checked_at < LOCAL_CHECK_SECONDS:
             metrics.CACHE_HITS.labels(METRIC_NAME).inc()
             return copy
+        return None
+
+    def get(self, webinar_id, load_rows):
+        """The current snapshot of a webinar; `load_rows()` reads the live list from PostgreSQL."""
+        webinar_id = str(webinar_id)
+        copy = self.confirmed_copy(webinar_id)
+        if copy is not None:
+            return copy
+        copy = self._copies.get(webinar_id)
         built = []
 
         def load_rows_counted():

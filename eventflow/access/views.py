@@ -1,16 +1,13 @@
 """The participant hot path (contract §5): register, access/track, presence/ping, access/exit
 and the stats/access poll."""
 
-from datetime import UTC, datetime
-
-import orjson
 import psycopg
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from eventflow import config, db, limits
-from eventflow.access import queries
+from eventflow.access import poll, queries
 from eventflow.access.schemas import (
     ExitSchema,
     PingSchema,
@@ -119,56 +116,11 @@ class StatsAccess(MethodView):
             return db.connection().execute(queries.LIVE_VIEWERS, params).fetchall()
 
         snapshot = snapshots().get(webinar.id, load_rows)
+        known = request.if_none_match
         if principal.role == PARTICIPANT:
-            superseded = None
-            if args["session_id"] is not None:
-                superseded = snapshot.superseded(principal.user_id, args["session_id"])
-            etag = f"{snapshot.version}-p{superseded}"
-            body = _participant_view(snapshot, principal.user_id, settings.participant_viewer_limit, superseded)
+            viewer_limit = settings.participant_viewer_limit
+            answer = poll.for_participant(snapshot, principal.user_id, args["session_id"], viewer_limit, known)
         else:
-            offset, limit = args["offset"], args["limit"]
-            etag = f"{snapshot.version}-a{offset}-{limit}"
-            body = _admin_view(snapshot, offset, limit)
-        return _conditional_json(body, etag)
-
-
-def _participant_view(snapshot, user_id, limit, superseded):
-    """The caller's own entry first (with their user_id and `me`), then the earliest arrivals
-    without theirs: a viewer's id is their account's, the same in every tenant."""
-    own = snapshot.position_of(user_id)
-    others = snapshot.anonymous_viewers()
-    if own is None:
-        viewers = others[:limit]
-    else:
-        viewers = [snapshot.viewers[own] | {"me": True}]
-        viewers += [viewer for position, viewer in enumerate(others[:limit]) if position != own][: limit - 1]
-    return {
-        "live_count": snapshot.live_count,
-        "generated_at": _iso(snapshot.built_at),
-        "viewers": viewers,
-        "superseded": superseded,
-    }
-
-
-def _admin_view(snapshot, offset, limit):
-    end = offset + limit
-    return {
-        "live_count": snapshot.live_count,
-        "generated_at": _iso(snapshot.built_at),
-        "viewers": snapshot.viewers[offset:end],
-        "offset": offset,
-        "next_offset": end if end < snapshot.live_count else None,
-    }
-
-
-def _iso(epoch_seconds):
-    return datetime.fromtimestamp(epoch_seconds, tz=UTC).isoformat()
-
-
-def _conditional_json(body, etag):
-    """200 with the body, or 304 when the client already has this representation (weak ETag:
-    the same viewers, whatever the snapshot's build time)."""
-    headers = {"ETag": f'W/"{etag}"', "Cache-Control": "private, no-cache"}
-    if request.if_none_match.contains_weak(etag):
-        return Response(status=304, headers=headers)
-    return Response(orjson.dumps(body), mimetype="application/json", headers=headers)
+            answer = poll.for_admin(snapshot, args["offset"], args["limit"], known)
+        status, headers, payload = answer
+        return Response(payload or None, status=status, headers=headers)
