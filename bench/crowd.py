@@ -1,8 +1,8 @@
 """The open-loop load generator: `python -m bench.crowd PLAN.json OUT.json`, in its own process.
 
 It replays one shard of the timetable (bench/schedule.py): every request is started at its
-scheduled time, on asyncio (uvloop when installed) with aiohttp over a bounded pool of keep-alive
-connections, whether or not earlier requests have returned. Latency is measured from the
+scheduled time, on asyncio (uvloop when installed) over a bounded pool of keep-alive connections
+(bench/http1.py), whether or not earlier requests have returned. Latency is measured from the
 scheduled time to the last byte of the answer, so time spent waiting for a connection or behind
 a slow server counts (no coordinated omission). How late the generator itself started requests
 (`dispatch lag`) is reported too: if it is large, the generator, not the server, was the limit.
@@ -17,15 +17,16 @@ import json
 import sys
 import time
 from array import array
+from urllib.parse import urlsplit
 
-import aiohttp
 import orjson
 
-from bench import schedule
+from bench import http1, schedule
 
 POST_JSON = {"Content-Type": "application/json"}
 ADMIN_SECTIONS = "chat,qa,forms,giveaways,files,registrants,access,survey,sessions"
 CURSOR_KEYS = ("next", "next_cursor", "cursor")
+TICK_SECONDS = 0.001
 
 
 class Actor:
@@ -67,13 +68,13 @@ def _cursor_from(body):
 
 
 class Generator:
-    def __init__(self, plan, session, recorder):
+    def __init__(self, plan, pool, recorder):
         self.ramp = plan["crowd"]["ramp"]
-        self.base = f"{plan['base_url']}/api/webinars/{plan['webinar_id']}"
+        self.base = f"/api/webinars/{plan['webinar_id']}"
         sessions = plan["viewer_sessions"]
         self.viewers = {int(i): Actor(t, sessions[i]) for i, t in plan["viewer_tokens"].items()}
         self.admins = {int(i): Actor(t) for i, t in plan["admin_tokens"].items()}
-        self.session = session
+        self.pool = pool
         self.recorder = recorder
 
     async def send(self, kind, actor_index, scheduled, at):
@@ -82,11 +83,10 @@ class Generator:
         actor = (self.admins if admin else self.viewers)[actor_index]
         method, url, headers, body, handle = self._request(kind, actor)
         try:
-            async with self.session.request(method, url, headers=headers, data=body) as response:
-                payload = await response.read()
-                status = response.status
-                handle(response, payload)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            answer = await self.pool.request(method, url, headers, body)
+            status = answer.status
+            handle(answer)
+        except (OSError, TimeoutError) as exc:
             status = type(exc).__name__
         phase = "ramp" if at < self.ramp else "steady"
         self.recorder.record(phase, kind, status, time.monotonic() - scheduled)
@@ -97,14 +97,14 @@ class Generator:
         body = orjson.dumps(session)
         post_headers = {**actor.auth, **POST_JSON}
 
-        def ignore(response, payload):
+        def ignore(answer):
             pass
 
         if kind in (schedule.TRACK, schedule.TRACK_REFRESH):
 
-            def keep_session(response, payload):
-                if response.status in (200, 201):
-                    actor.session_id = orjson.loads(payload)["session_id"]
+            def keep_session(answer):
+                if answer.status in (200, 201):
+                    actor.session_id = orjson.loads(answer.body)["session_id"]
 
             track = {**session, "user_agent": "eventflow-bench/1.0"}
             if kind == schedule.TRACK:
@@ -115,7 +115,7 @@ class Generator:
             return "POST", f"{self.base}/presence/ping", post_headers, body, ignore
         if kind == schedule.EXIT:
 
-            def forget_session(response, payload):
+            def forget_session(answer):
                 actor.session_id = None
 
             return "POST", f"{self.base}/access/exit", post_headers, body, forget_session
@@ -143,9 +143,9 @@ class Generator:
         if etag:
             headers["If-None-Match"] = etag
 
-        def keep_etag(response, payload):
-            if response.status == 200 and "ETag" in response.headers:
-                actor.cursors[f"etag:{key}"] = response.headers["ETag"]
+        def keep_etag(answer):
+            if answer.status == 200 and answer.etag:
+                actor.cursors[f"etag:{key}"] = answer.etag
 
         return headers, None, keep_etag
 
@@ -154,10 +154,10 @@ class Generator:
         url = self._with_query(f"{self.base}/{path}", {"after": cursor} if cursor else {})
         headers, _, keep_etag = self._etagged(actor, path)
 
-        def keep_cursor(response, payload):
-            keep_etag(response, payload)
-            if response.status == 200 and payload:
-                cursor = _cursor_from(orjson.loads(payload))
+        def keep_cursor(answer):
+            keep_etag(answer)
+            if answer.status == 200 and answer.body:
+                cursor = _cursor_from(orjson.loads(answer.body))
                 if cursor is not None:
                     actor.cursors[path] = cursor
 
@@ -167,26 +167,29 @@ class Generator:
 async def drive(plan, recorder):
     crowd = schedule.Crowd(**plan["crowd"])
     events = schedule.timetable(crowd, plan["shard"], plan["shards"])
-    connector = aiohttp.TCPConnector(limit=plan["connections"], keepalive_timeout=3.0, ttl_dns_cache=None)
-    timeout = aiohttp.ClientTimeout(total=plan["timeout"])
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout, skip_auto_headers=("User-Agent",)) as http:
-        generator = Generator(plan, http, recorder)
-        # Start at the same wall-clock instant as the other shards.
-        start = time.monotonic() + max(0.0, plan["start_at"] - time.time())
-        tasks = set()
-        index = 0
-        while index < len(events):
-            now = time.monotonic() - start
-            while index < len(events) and events[index][0] <= now:
-                at, kind, actor = events[index]
-                task = asyncio.create_task(generator.send(kind, actor, start + at, at))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-                index += 1
-            if index < len(events):
-                await asyncio.sleep(max(0.0, events[index][0] - (time.monotonic() - start)))
-        if tasks:
-            await asyncio.wait(tasks, timeout=plan["timeout"] + 1)
+    server = urlsplit(plan["base_url"])
+    pool = http1.Pool(server.hostname, server.port, plan["connections"], plan["timeout"])
+    generator = Generator(plan, pool, recorder)
+    # Start at the same wall-clock instant as the other shards.
+    start = time.monotonic() + max(0.0, plan["start_at"] - time.time())
+    tasks = set()
+    index = 0
+    while index < len(events):
+        now = time.monotonic() - start
+        while index < len(events) and events[index][0] <= now:
+            at, kind, actor = events[index]
+            task = asyncio.create_task(generator.send(kind, actor, start + at, at))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            index += 1
+        if index < len(events):
+            # Never less than the loop's 1 ms timer resolution: shorter sleeps return at once,
+            # and the loop would spin instead of sleeping. Requests due meanwhile are started
+            # together, their wait counted in their latency (which runs from the scheduled time).
+            await asyncio.sleep(max(TICK_SECONDS, events[index][0] - (time.monotonic() - start)))
+    if tasks:
+        await asyncio.wait(tasks, timeout=plan["timeout"] + 1)
+    pool.close()
 
 
 def main(plan_path, out_path):

@@ -206,7 +206,7 @@ def settings_text(args, session):
         f"({args.postgres.split('@')[-1]}, {args.redis}); PROMETHEUS_MULTIPROC_DIR set as in the Procfile; "
         f"source: {args.ref or 'working tree'} "
         f"({_git_describe(args.ref)})\n"
-        f"- generator: {args.generators} process(es), asyncio + aiohttp (uvloop), open loop, "
+        f"- generator: {args.generators} process(es), asyncio + uvloop + httptools (bench/http1.py), open loop, "
         f"{args.connections} keep-alive connections, timeout {args.timeout:.0f} s, "
         f"**on the same 2 cores as the service**; load average when the run began: {session.loadavg}"
     )
