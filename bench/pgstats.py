@@ -15,8 +15,8 @@ join pg_database d on d.oid = s.dbid
 where d.datname = current_database() and r.rolname = 'eventflow_app'
 """
 UTILITY = ("begin", "commit", "rollback", "set ", "show ", "discard", "deallocate")
-# The query behind a stats/access snapshot rebuild (eventflow/access/queries.py LIVE_VIEWERS).
-LIVE_VIEWERS_MARKS = ("from webinar_live_presence", "order by joined_at")
+# The query behind a stats/access snapshot rebuild (eventflow/access/queries.py LIVE_LIST).
+LIVE_LIST_MARKS = ("from webinar_live_presence", "order by joined_at")
 
 
 def available(owner_url):
@@ -47,5 +47,5 @@ def summarise(rows):
     """Totals of a delta: all statements, those that are not BEGIN/COMMIT, snapshot rebuilds."""
     total = sum(calls for _, calls, _ in rows)
     utility = sum(calls for query, calls, _ in rows if query.lower().startswith(UTILITY))
-    rebuilds = sum(calls for query, calls, _ in rows if all(mark in query.lower() for mark in LIVE_VIEWERS_MARKS))
+    rebuilds = sum(calls for query, calls, _ in rows if all(mark in query.lower() for mark in LIVE_LIST_MARKS))
     return {"statements": total, "utility": utility, "sql": total - utility, "live_viewers": rebuilds}

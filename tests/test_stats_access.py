@@ -2,6 +2,7 @@
 
 import threading
 import time
+from datetime import datetime
 
 import pytest
 from prometheus_client import REGISTRY
@@ -224,3 +225,15 @@ def test_stats_access_keeps_working_when_redis_is_down(make_app, make_tenant):
     body = client.get(url(tenant), headers=headers).json
     assert body["live_count"] == 1 and body["superseded"] is None
     assert client.post(f"/api/webinars/{tenant.webinar_id}/presence/ping", headers=headers).status_code == 200
+
+
+def test_since_is_the_arrival_time_to_the_microsecond(client, make_tenant, owner):
+    tenant = make_tenant()
+    user_id, headers, _ = enter(client, tenant, "Viewer")
+    joined_at = owner.execute(
+        "select joined_at from webinar_live_presence where webinar_id = %s and user_id = %s",
+        (tenant.webinar_id, user_id),
+    ).fetchone()["joined_at"]
+    since = client.get(url(tenant), headers=headers).json["viewers"][0]["since"]
+    assert datetime.fromisoformat(since) == joined_at
+    assert since.endswith("+00:00")

@@ -34,12 +34,12 @@ def _participant_body(snapshot, user_id, limit, superseded):
     """Others are shown without their user_id: a viewer's id is their account's, the same in
     every tenant."""
     own = snapshot.position_of(user_id)
-    others = snapshot.anonymous_viewers()
+    others = snapshot.anonymous_viewers(limit)
     if own is None:
-        viewers = others[:limit]
+        viewers = others
     else:
-        viewers = [snapshot.viewers[own] | {"me": True}]
-        viewers += [viewer for position, viewer in enumerate(others[:limit]) if position != own][: limit - 1]
+        viewers = [snapshot.viewer(own) | {"me": True}]
+        viewers += [viewer for position, viewer in enumerate(others) if position != own][: limit - 1]
     return {
         "live_count": snapshot.live_count,
         "generated_at": _iso(snapshot.built_at),
@@ -53,7 +53,7 @@ def _admin_body(snapshot, offset, limit):
     return {
         "live_count": snapshot.live_count,
         "generated_at": _iso(snapshot.built_at),
-        "viewers": snapshot.viewers[offset:end],
+        "viewers": snapshot.viewers(offset, limit),
         "offset": offset,
         "next_offset": end if end < snapshot.live_count else None,
     }

@@ -3,9 +3,11 @@
 Every viewer polls every 5 s, so 10,000 viewers ask about 2,000 times a second for the same
 list. The list is built from PostgreSQL at most once per `snapshot_max_age_seconds` per webinar,
 by whichever request first finds it stale and wins a Redis lock; everyone else keeps serving the
-previous snapshot meanwhile. It is stored in Redis serialised once, with a small `meta` key
-beside it so that a process asks Redis for a few bytes, not the whole list, to learn whether its
-own copy is still current. A request answered from a snapshot takes no database connection.
+previous snapshot meanwhile. PostgreSQL writes it as one JSON document of parallel lists and its
+md5 (the version), so a rebuild of 25,000 viewers costs Python one string, not 25,000 objects. It
+is stored in Redis as it came, with a small `meta` key beside it so that a process asks Redis for
+a few bytes, not the whole list, to learn whether its own copy is still current. A request
+answered from a snapshot takes no database connection.
 
 If Redis is unreachable, each process keeps its own copy and rebuilds it at most once per max
 age, one thread at a time: PostgreSQL then sees one query per process per second per webinar.
@@ -15,7 +17,6 @@ eventflow_cache_hits_total / _misses_total{cache="stats_access"} the requests an
 existing snapshot and those that had to build one.
 """
 
-import hashlib
 import logging
 import threading
 import time
@@ -45,55 +46,55 @@ METRIC_NAME = "stats_access"  # the label of this cache in the metrics
 
 @dataclass
 class Snapshot:
+    """The live list as PostgreSQL wrote it (access/queries.py LIVE_LIST): parallel lists, earliest
+    arrival first, so that neither building nor reading it costs a Python object per viewer."""
+
     version: str  # changes exactly when the list does: the ETag
     built_at: float  # epoch seconds
-    viewers: list  # [{"user_id", "display_name", "since"}], earliest arrival first
-    sessions: dict  # user_id -> their newest session_id: never shown, only compared
+    document: str | bytes  # the JSON PostgreSQL built (bytes once read back from Redis)
+    user_ids: list = field(repr=False)
+    names: list = field(repr=False)
+    since: list = field(repr=False)
+    sessions: list = field(repr=False)  # each viewer's newest session_id: never shown, only compared
     checked_at: float = 0.0  # monotonic: when this process last confirmed it current
     _positions: dict | None = field(default=None, repr=False)
-    _anonymous: list | None = field(default=None, repr=False)
+    _anonymous: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_document(cls, document, version, built_at):
+        lists = orjson.loads(document)
+        return cls(version, built_at, document, lists["user_ids"], lists["names"], lists["since"], lists["sessions"])
 
     @property
     def live_count(self):
-        return len(self.viewers)
+        return len(self.user_ids)
+
+    def viewer(self, position):
+        return {"user_id": self.user_ids[position], "display_name": self.names[position], "since": self.since[position]}
+
+    def viewers(self, offset, limit):
+        return [self.viewer(position) for position in range(offset, min(offset + limit, self.live_count))]
 
     def position_of(self, user_id):
         if self._positions is None:
-            self._positions = {viewer["user_id"]: index for index, viewer in enumerate(self.viewers)}
+            self._positions = dict(zip(self.user_ids, range(self.live_count), strict=True))
         return self._positions.get(str(user_id))
 
-    def anonymous_viewers(self):
-        """The viewers without their user_id, in the same order (what participants see of others)."""
-        if self._anonymous is None:
-            self._anonymous = [{"display_name": v["display_name"], "since": v["since"]} for v in self.viewers]
-        return self._anonymous
+    def anonymous_viewers(self, limit):
+        """The first `limit` viewers without their user_id (what participants see of others)."""
+        if limit not in self._anonymous:
+            self._anonymous[limit] = [
+                {"display_name": name, "since": since}
+                for name, since in zip(self.names[:limit], self.since[:limit], strict=True)
+            ]
+        return self._anonymous[limit]
 
     def superseded(self, user_id, session_id):
         """Whether a newer session of this viewer exists; None when the snapshot cannot tell
         (the viewer is not live, or has no session)."""
-        newest = self.sessions.get(str(user_id))
+        position = self.position_of(user_id)
+        newest = None if position is None else self.sessions[position]
         return None if newest is None else newest != str(session_id)
-
-    def to_bytes(self):
-        return orjson.dumps(
-            {"version": self.version, "built_at": self.built_at, "viewers": self.viewers, "sessions": self.sessions}
-        )
-
-    @classmethod
-    def from_bytes(cls, raw):
-        data = orjson.loads(raw)
-        return cls(**{name: data[name] for name in ("version", "built_at", "viewers", "sessions")})
-
-    @classmethod
-    def from_rows(cls, rows):
-        viewers = [
-            {"user_id": str(row["user_id"]), "display_name": row["display_name"], "since": row["since"].isoformat()}
-            for row in rows
-        ]
-        sessions = {str(row["user_id"]): str(row["session_id"]) for row in rows if row["session_id"] is not None}
-        # The version changes with the newest sessions too, so every process picks a new one up.
-        version = hashlib.blake2b(orjson.dumps([viewers, sessions]), digest_size=8).hexdigest()
-        return cls(version=version, built_at=time.time(), viewers=viewers, sessions=sessions)
 
 
 def _keys(webinar_id):
@@ -118,8 +119,9 @@ class SnapshotCache:
             return copy
         return None
 
-    def get(self, webinar_id, load_rows):
-        """The current snapshot of a webinar; `load_rows()` reads the live list from PostgreSQL."""
+    def get(self, webinar_id, load_document):
+        """The current snapshot of a webinar; `load_document()` reads the live list from PostgreSQL:
+        (its JSON document as bytes, its version)."""
         webinar_id = str(webinar_id)
         copy = self.confirmed_copy(webinar_id)
         if copy is not None:
@@ -127,22 +129,22 @@ class SnapshotCache:
         copy = self._copies.get(webinar_id)
         built = []
 
-        def load_rows_counted():
+        def load_document_counted():
             built.append(True)
-            return load_rows()
+            return load_document()
 
-        snapshot = self._current(webinar_id, copy, load_rows_counted)
+        snapshot = self._current(webinar_id, copy, load_document_counted)
         (metrics.CACHE_MISSES if built else metrics.CACHE_HITS).labels(METRIC_NAME).inc()
         return snapshot
 
-    def _current(self, webinar_id, copy, load_rows):
+    def _current(self, webinar_id, copy, load_document):
         try:
             snapshot = self._from_redis(webinar_id, copy)
             if snapshot is None or self._stale(snapshot):
-                snapshot = self._refresh_shared(webinar_id, snapshot, load_rows)
+                snapshot = self._refresh_shared(webinar_id, snapshot, load_document)
         except redis.RedisError as exc:
             log.warning("Redis unavailable for the stats/access snapshot (%s); using this process's copy", exc)
-            snapshot = self._refresh_local(webinar_id, copy, load_rows)
+            snapshot = self._refresh_local(webinar_id, copy, load_document)
         snapshot.checked_at = time.monotonic()
         self._copies[webinar_id] = snapshot
         return snapshot
@@ -159,22 +161,23 @@ class SnapshotCache:
         if copy is not None and copy.version == version:
             copy.built_at = float(built_at)
             return copy
-        body = get_redis().get(body_key)
-        return Snapshot.from_bytes(body) if body is not None else None
+        document = get_redis().get(body_key)
+        return Snapshot.from_document(document, version, float(built_at)) if document is not None else None
 
-    def _build(self, load_rows):
-        snapshot = Snapshot.from_rows(load_rows())
+    def _build(self, load_document):
+        document, version = load_document()
+        snapshot = Snapshot.from_document(document, version, time.time())
         metrics.SNAPSHOT_REBUILDS.labels(METRIC_NAME).inc()
         return snapshot
 
     def _store(self, webinar_id, snapshot):
         meta_key, body_key, _ = _keys(webinar_id)
         pipe = get_redis().pipeline(transaction=True)
-        pipe.set(body_key, snapshot.to_bytes(), ex=STORED_SECONDS)
+        pipe.set(body_key, snapshot.document, ex=STORED_SECONDS)
         pipe.set(meta_key, f"{snapshot.version} {snapshot.built_at}", ex=STORED_SECONDS)
         pipe.execute()
 
-    def _refresh_shared(self, webinar_id, stale, load_rows):
+    def _refresh_shared(self, webinar_id, stale, load_document):
         _, _, lock_key = _keys(webinar_id)
         token = uuid.uuid4().hex
         if get_redis().set(lock_key, token, nx=True, px=LOCK_MILLISECONDS):
@@ -183,7 +186,7 @@ class SnapshotCache:
                 latest = self._from_redis(webinar_id, stale)
                 if latest is not None and not self._stale(latest):
                     return latest
-                snapshot = self._build(load_rows)
+                snapshot = self._build(load_document)
                 self._store(webinar_id, snapshot)
                 return snapshot
             finally:
@@ -197,9 +200,9 @@ class SnapshotCache:
             if snapshot is not None:
                 return snapshot
         log.warning("no snapshot of webinar %s appeared in %.1f s; building one here", webinar_id, COLD_WAIT_SECONDS)
-        return self._build(load_rows)
+        return self._build(load_document)
 
-    def _refresh_local(self, webinar_id, copy, load_rows):
+    def _refresh_local(self, webinar_id, copy, load_document):
         if copy is not None and not self._stale(copy):
             return copy
         lock = self._local_locks.setdefault(webinar_id, threading.Lock())
@@ -209,7 +212,7 @@ class SnapshotCache:
                 latest = self._copies.get(webinar_id)
                 if latest is not None and not self._stale(latest):
                     return latest
-                snapshot = self._copies[webinar_id] = self._build(load_rows)
+                snapshot = self._copies[webinar_id] = self._build(load_document)
                 return snapshot
             finally:
                 lock.release()

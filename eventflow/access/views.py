@@ -111,11 +111,12 @@ class StatsAccess(MethodView):
         principal, webinar = enter_webinar(webinar_id, EVERYONE)
         settings = config.current()
 
-        def load_rows():
+        def load_document():
             params = {"webinar_id": webinar.id, "timeout": settings.presence_timeout_seconds}
-            return db.connection().execute(queries.LIVE_VIEWERS, params).fetchall()
+            row = db.connection().execute(queries.LIVE_LIST, params).fetchone()
+            return row["document"], row["version"]
 
-        snapshot = snapshots().get(webinar.id, load_rows)
+        snapshot = snapshots().get(webinar.id, load_document)
         known = request.if_none_match
         if principal.role == PARTICIPANT:
             viewer_limit = settings.participant_viewer_limit
