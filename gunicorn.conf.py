@@ -5,9 +5,12 @@ import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# Requests are short and mostly wait on Redis or PostgreSQL: a few threads per process.
+# Two threads per process: a request waiting on PostgreSQL (a ping's commit) does not hold up
+# the polls behind it, and there are too few threads to fight over the GIL. Measured with the
+# bench crowd at N = 4,000 (bench/RESULTS.md): 4 threads cost 26 % more CPU and doubled the p99;
+# 1 thread queued polls behind the database writes (p99 2.2 times).
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2))
-threads = int(os.environ.get("GUNICORN_THREADS", 4))
+threads = int(os.environ.get("GUNICORN_THREADS", 2))
 worker_class = "gthread"
 # A request never legitimately takes long: the database statement timeout is 5 s.
 timeout = 30

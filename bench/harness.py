@@ -197,7 +197,7 @@ def log(message):
 
 def settings_text(args, session):
     workers = os.environ.get("GUNICORN_WORKERS", f"{os.cpu_count() * 2} (2 × cores)")
-    threads = os.environ.get("GUNICORN_THREADS", "4")
+    threads = os.environ.get("GUNICORN_THREADS", "2")
     return (
         f"- machine: {report.machine()}\n"
         f"- service: gunicorn -c gunicorn.conf.py (gthread, workers {workers}, threads {threads}), "

@@ -7,9 +7,9 @@ user's report can be matched to the log lines.
 
 import json
 import logging
+import os
 import re
 import sys
-import uuid
 from datetime import UTC, datetime
 
 from flask import g, has_request_context, request
@@ -30,7 +30,7 @@ def current_request_id():
 
 def request_id_for(given):
     """The caller's request id if it is a sane one, else a fresh one."""
-    return given if _SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
+    return given if _SANE_REQUEST_ID.match(given) else os.urandom(16).hex()
 
 
 class JsonFormatter(logging.Formatter):
