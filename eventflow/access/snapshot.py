@@ -121,7 +121,7 @@ class SnapshotCache:
 
     def get(self, webinar_id, load_document):
         """The current snapshot of a webinar; `load_document()` reads the live list from PostgreSQL:
-        (its JSON document as bytes, its version)."""
+        (its JSON document, its version)."""
         webinar_id = str(webinar_id)
         copy = self.confirmed_copy(webinar_id)
         if copy is not None:
