@@ -5,13 +5,17 @@ import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# Two threads per process: a request waiting on PostgreSQL (a ping's commit) does not hold up
-# the polls behind it, and there are too few threads to fight over the GIL. Measured with the
-# bench crowd at N = 4,000 (bench/RESULTS.md): 4 threads cost 26 % more CPU and doubled the p99;
-# 1 thread queued polls behind the database writes (p99 2.2 times).
+# Requests are short and mostly wait on Redis or PostgreSQL: a few threads per process. (Two
+# threads gave no gain beyond the bench's run-to-run noise, and with fewer threads a database
+# outage, where every request waits for the pool's timeout, queues more requests behind it.)
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2))
-threads = int(os.environ.get("GUNICORN_THREADS", 2))
+threads = int(os.environ.get("GUNICORN_THREADS", 4))
 worker_class = "gthread"
+# Each worker listens on its own socket and the kernel spreads new connections over them. With
+# one shared socket, whichever worker wakes first accepts: a proxy's keep-alive pool of a few
+# dozen connections ended up 50/12/2/0 on four workers, one process (one GIL) doing nearly all
+# the work while the other core idled.
+reuse_port = True
 # A request never legitimately takes long: the database statement timeout is 5 s.
 timeout = 30
 graceful_timeout = 20

@@ -36,6 +36,13 @@ def _common(parser):
     parser.add_argument("--connections", type=int, default=64, help="keep-alive connections, all generators")
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--crowd-target",
+        choices=("service", "floor"),
+        default="service",
+        help="floor: drive the crowd against the framework floor (every path a constant 200), "
+        "to see what gunicorn + Flask alone carry in this pattern",
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the markdown here")
 
 

@@ -169,6 +169,7 @@ async def drive(plan, recorder):
     events = schedule.timetable(crowd, plan["shard"], plan["shards"])
     server = urlsplit(plan["base_url"])
     pool = http1.Pool(server.hostname, server.port, plan["connections"], plan["timeout"])
+    await pool.open()
     generator = Generator(plan, pool, recorder)
     # Start at the same wall-clock instant as the other shards.
     start = time.monotonic() + max(0.0, plan["start_at"] - time.time())

@@ -75,7 +75,12 @@ class _Connection(asyncio.Protocol):
 
 
 class Pool:
-    """At most `size` keep-alive connections to one server; a request waits for a free one."""
+    """At most `size` keep-alive connections to one server; a request waits for a free one.
+
+    Requests take the connection that has been idle longest, so the load is spread over all open
+    connections and thereby over all of gunicorn's workers: a worker serves the connections it
+    accepted, and handing out the most recently used connection (as a proxy's keep-alive cache
+    does) would put nearly every request on the one or two workers that accepted those few."""
 
     def __init__(self, host, port, size, timeout):
         self.host, self.port, self.size, self.timeout = host, port, size, timeout
@@ -103,9 +108,17 @@ class Pool:
             connection.used_at = time.monotonic()
             self._release(connection)
 
+    async def open(self):
+        """Open every connection now, at once, so that the workers accept them evenly."""
+        connections = await asyncio.gather(
+            *(asyncio.get_running_loop().create_connection(_Connection, self.host, self.port) for _ in range(self.size))
+        )
+        self.opened += len(connections)
+        self.idle.extend(connection for _, connection in connections)
+
     async def _acquire(self, deadline):
         while self.idle:
-            connection = self.idle.pop()
+            connection = self.idle.popleft()
             if connection.usable and time.monotonic() - connection.used_at < IDLE_SECONDS:
                 return connection
             self._discard(connection)
