@@ -28,6 +28,8 @@ from limits.storage import Storage
 log = logging.getLogger(__name__)
 
 SCHEME = "eventflow+redis"
+# Every counter's Redis key starts with this, so that reset() can find them all.
+REDIS_PREFIX = "ef:rate:"
 SYNC_SECONDS = 0.1
 # Ended windows are dropped this often (a scan of all of them), not on every sync.
 FORGET_SECONDS = 5.0
@@ -77,6 +79,7 @@ class BatchedRedisStorage(Storage):
         self._add_and_read = redis_client.register_script(_ADD_AND_READ)
         self._start_lock = threading.Lock()
         self._syncing_pid = None
+        self._sync_lock = threading.Lock()  # one batch at a time: the thread's, or a direct call's
         self._lock = threading.Lock()
         self._windows: dict[str, _Window] = {}
         self._dirty: set[str] = set()
@@ -90,7 +93,7 @@ class BatchedRedisStorage(Storage):
             if self._syncing_pid == os.getpid():
                 return
             if self._syncing_pid is not None:
-                self._lock = threading.Lock()
+                self._lock, self._sync_lock = threading.Lock(), threading.Lock()
                 self._windows, self._dirty = {}, set()
             self._syncing_pid = os.getpid()
             threading.Thread(target=self._run, name="rate-limit-sync", daemon=True).start()
@@ -129,26 +132,33 @@ class BatchedRedisStorage(Storage):
         with self._lock:
             self._windows.clear()
             self._dirty.clear()
-        return None
+        keys = list(self._redis.scan_iter(match=f"{REDIS_PREFIX}*", count=1000))
+        return self._redis.delete(*keys) if keys else 0
 
     def clear(self, key):
         with self._lock:
             self._windows.pop(key, None)
             self._dirty.discard(key)
-        self._redis.delete(key)
+        self._redis.delete(REDIS_PREFIX + key)
 
     def sync(self):
         """Add this process's pending hits to the shared counters and learn their totals."""
+        with self._sync_lock:
+            self._sync()
+
+    def _sync(self):
+        now = time.time()
         with self._lock:
-            batch = [(key, self._windows[key]) for key in self._dirty if key in self._windows]
+            if time.monotonic() - self._forgotten_at >= FORGET_SECONDS:
+                self._forget_ended(now)  # before the batch is taken: its windows are still dirty
+            # Hits of a window that has ended count for nothing any more.
+            batch = [(key, self._windows[key]) for key in self._dirty if self._windows[key].ends_at > now]
             self._dirty.clear()
             for _, window in batch:
                 window.sending, window.pending = window.pending, 0
-            if time.monotonic() - self._forgotten_at >= FORGET_SECONDS:
-                self._forget_ended()
         if not batch:
             return
-        keys = [key for key, _ in batch]
+        keys = [REDIS_PREFIX + key for key, _ in batch]
         args = [window.window_ms for _, window in batch] + [window.sending for _, window in batch]
         try:
             answer = self._add_and_read(keys=keys, args=args)
@@ -166,15 +176,15 @@ class BatchedRedisStorage(Storage):
             for key, window in batch:
                 window.pending += window.sending
                 window.sending = 0
-                self._dirty.add(key)
+                if self._windows.get(key) is window:  # not cleared, nor ended and replaced, meanwhile
+                    self._dirty.add(key)
         now = time.monotonic()
         if now - self._outage_logged_at >= OUTAGE_LOG_SECONDS:
             self._outage_logged_at = now
             log.warning("Redis unreachable for the rate-limit counters (%s); enforcing them per process", exc)
 
-    def _forget_ended(self):
+    def _forget_ended(self, now):
         self._forgotten_at = time.monotonic()
-        now = time.time()
         ended = [key for key, window in self._windows.items() if window.ends_at <= now and key not in self._dirty]
         for key in ended:
             del self._windows[key]

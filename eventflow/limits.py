@@ -24,6 +24,8 @@ from eventflow import errors, tenancy
 from eventflow.auth import current_principal
 from eventflow.limit_storage import SCHEME
 
+KEY_PREFIX = "ef:limit"
+
 # cadence in the seed                       -> limit per caller and webinar
 STATS_ACCESS = "60 per minute"  # every 5 s (12/min)
 PRESENCE_PING = "10 per minute"  # every 120 s ± 10 s
@@ -68,9 +70,6 @@ def caller_and_webinar():
 
 def caller_in_webinar(user_id, webinar_id):
     return f"{user_id}:{webinar_id}"
-
-
-KEY_PREFIX = "ef:limit"
 
 
 limiter = Limiter(

@@ -69,28 +69,29 @@ def test_the_fast_lane_takes_no_connection_and_no_redis_call(app, client, make_t
     fast = answered_in_fast_lane() - before
     assert fast >= 40, f"only {fast} of 50 polls were answered from memory"
     assert checkouts(app) == pool_before
-    # The snapshot is re-confirmed every 0.2 s and the limit counters are shared every 0.1 s:
-    # a handful of calls for the 50 polls, never one per poll.
-    assert len(sent) < 10, f"{len(sent)} Redis commands for 50 polls"
+    # The snapshot is re-confirmed every 0.2 s and the limit counters are shared every 0.1 s,
+    # however long the 50 polls take on a busy machine: a few calls, never one per poll.
+    assert len(sent) < 25, f"{len(sent)} Redis commands for 50 polls"
 
 
 @pytest.mark.parametrize(
-    "query",
+    "query, status",
     [
-        "?session_id=00000000-0000-4000-8000-00000000000A",  # not as str(UUID) writes it
-        "?session_id=00000000-0000-4000-8000-000000000000&x=1",
-        "?session_id=nope",
-        "?limit=5",
+        ("?session_id=00000000-0000-4000-8000-00000000000A", 200),  # not as str(UUID) writes it
+        ("?session_id=00000000-0000-4000-8000-000000000000&x=1", 200),
+        ("?session_id=nope", 422),
+        ("?limit=5", 200),
     ],
 )
-def test_any_other_query_goes_to_the_view(client, make_tenant, query):
+def test_any_other_query_goes_to_the_view(client, make_tenant, query, status):
     tenant = make_tenant()
     _, headers, _ = enter(client, tenant)
     client.get(url(tenant), headers=headers)
     before = answered_in_fast_lane()
-    expected = client.get(url(tenant, query), headers=headers).status_code
+    assert client.get(url(tenant, query), headers=headers).status_code == status
     assert answered_in_fast_lane() == before
-    assert expected in (200, 422)
+    assert client.get(url(tenant), headers=headers).status_code == 200
+    assert answered_in_fast_lane() == before + 1, "the plain poll beside it was not answered from memory"
 
 
 def test_admins_and_invalid_tokens_go_to_the_view(client, make_tenant):
@@ -117,14 +118,18 @@ def test_a_token_seen_for_the_first_time_is_verified_in_the_fast_lane(client, ma
     assert answered_in_fast_lane() == before + 1
 
 
-def test_an_expired_token_is_refused_even_after_it_was_verified(client, make_tenant, make_token):
+def test_an_expired_token_is_refused_even_after_it_was_verified(client, make_tenant, make_token, monkeypatch):
+    monkeypatch.setattr(snapshot, "LOCAL_CHECK_SECONDS", 60.0)  # the snapshot stays in memory throughout
     tenant = make_tenant()
     token = make_token("participant", name="Short-lived", ttl=2)
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get(url(tenant), headers=headers).status_code == 200
+    before = answered_in_fast_lane()
     assert client.get(url(tenant), headers=headers).status_code == 200
+    assert answered_in_fast_lane() == before + 1
     time.sleep(2.1)
     assert client.get(url(tenant), headers=headers).status_code == 401
+    assert answered_in_fast_lane() == before + 1
 
 
 def test_another_tenants_admin_still_gets_404(client, make_tenant):
@@ -146,17 +151,18 @@ def test_both_lanes_count_against_one_limit(client, make_tenant):
     assert limited.status_code == 429 and limited.is_json and int(limited.headers["Retry-After"]) > 0
 
 
-def test_a_stale_snapshot_goes_to_the_view_which_refreshes_it(client, make_tenant, monkeypatch):
+def test_a_stale_snapshot_goes_to_the_view_which_refreshes_it(client, make_tenant):
     tenant = make_tenant()
     _, headers, _ = enter(client, tenant)
     first = client.get(url(tenant), headers=headers).json
-    monkeypatch.setattr(snapshot, "LOCAL_CHECK_SECONDS", 0.0)
-    before = answered_in_fast_lane()
     enter(client, tenant, "Newcomer")
-    time.sleep(1.05)  # the snapshot's maximum age
-    again = client.get(url(tenant), headers=headers).json
+    time.sleep(1.05)  # past the snapshot's maximum age, and its last confirmation in this process
+    before = answered_in_fast_lane()
+    refreshed = client.get(url(tenant), headers=headers).json
     assert answered_in_fast_lane() == before
-    assert (first["live_count"], again["live_count"]) == (1, 2)
+    again = client.get(url(tenant), headers=headers).json
+    assert answered_in_fast_lane() == before + 1, "the refreshed snapshot was not used from memory"
+    assert (first["live_count"], refreshed["live_count"], again["live_count"]) == (1, 2, 2)
 
 
 def test_the_fast_lane_serves_only_its_own_route(app):

@@ -45,7 +45,10 @@ class FastLane:
         self.tokens = app.extensions["eventflow.verified_tokens"]
         self.webinars = app.extensions["eventflow.webinar_cache"]
         self.snapshots = app.extensions["eventflow.snapshots"]
-        self.rule = next(rule.rule for rule in app.url_map.iter_rules() if rule.endpoint == ENDPOINT)
+        rules = [rule.rule for rule in app.url_map.iter_rules() if rule.endpoint == ENDPOINT]
+        if len(rules) != 1:
+            raise RuntimeError(f"the fast lane stands in front of {ENDPOINT}, which has {len(rules)} routes")
+        self.rule = rules[0]
         self.answered = metrics.FAST_LANE
         self.webinar_hits = metrics.CACHE_HITS.labels(WEBINAR_CACHE)
 

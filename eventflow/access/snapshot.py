@@ -97,6 +97,12 @@ class Snapshot:
         return None if newest is None else newest != str(session_id)
 
 
+def _parse_meta(meta):
+    """(version, built_at) from the small key beside the document."""
+    version, built_at = meta.decode().split(" ")
+    return version, float(built_at)
+
+
 def _keys(webinar_id):
     base = f"ef:snap:{webinar_id}"
     return f"{base}:meta", f"{base}:body", f"{base}:lock"
@@ -157,12 +163,16 @@ class SnapshotCache:
         meta = get_redis().get(meta_key)
         if meta is None:
             return None
-        version, built_at = meta.decode().split(" ")
+        version, built_at = _parse_meta(meta)
         if copy is not None and copy.version == version:
-            copy.built_at = float(built_at)
+            copy.built_at = built_at
             return copy
-        document = get_redis().get(body_key)
-        return Snapshot.from_document(document, version, float(built_at)) if document is not None else None
+        # Both again, in one read: a rebuild may have replaced them since the first (_store
+        # writes them in one transaction), and a document must never carry another's version.
+        meta, document = get_redis().mget(meta_key, body_key)
+        if meta is None or document is None:
+            return None
+        return Snapshot.from_document(document, *_parse_meta(meta))
 
     def _build(self, load_document):
         document, version = load_document()
