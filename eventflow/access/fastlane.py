@@ -11,9 +11,9 @@ Anything else goes through to Flask untouched: other requests, admins, a query o
 or a canonical `session_id`, a missing or invalid token (the 401 is Flask's), a webinar or
 snapshot this process does not hold fresh, and a caller over the limit (so that the 429 comes
 from flask-limiter itself). A valid token seen for the first time is verified here, once per
-process, as Flask would. The Flask view stays the definition of the endpoint and of its OpenAPI document; both
-lanes answer with the same functions (poll.py), count against the same flask-limiter counter,
-and leave the same headers, request ids and metrics.
+process, as Flask would. The Flask view stays the definition of the endpoint and of its OpenAPI
+document; both lanes answer with the same functions (poll.py), count against the same
+flask-limiter counter, and leave the same headers, request ids and metrics.
 """
 
 import logging
@@ -31,10 +31,11 @@ from eventflow.tenancy import CACHE_NAME as WEBINAR_CACHE
 log = logging.getLogger(__name__)
 
 ENDPOINT = "access.StatsAccess"
-_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_PATH = re.compile(rf"/api/webinars/({_UUID})/stats/access")
-# The query the client sends: none, or its own session id as str(UUID) writes it.
-_QUERY = re.compile(r"(?:session_id=([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}))?")
+_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # as str(UUID) writes it
+# The route's uuid converter takes either case; the rest of the path is case-sensitive, as routing is.
+_PATH = re.compile(rf"/api/webinars/((?i:{_UUID}))/stats/access")
+# The query the client sends: none, or its own session id.
+_QUERY = re.compile(rf"(?:session_id=({_UUID}))?")
 _STATUS_LINES = {200: "200 OK", 304: "304 NOT MODIFIED"}
 
 
