@@ -11,11 +11,12 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2))
 threads = int(os.environ.get("GUNICORN_THREADS", 4))
 worker_class = "gthread"
-# Each worker listens on its own socket and the kernel spreads new connections over them. With
-# one shared socket, whichever worker wakes first accepts: a proxy's keep-alive pool of a few
-# dozen connections ended up 50/12/2/0 on four workers, one process (one GIL) doing nearly all
-# the work while the other core idled.
-reuse_port = True
+# One listening socket shared by the workers (gunicorn's default), though the first worker to
+# wake accepts: behind a proxy's small keep-alive pool the workers are unevenly loaded (the bench
+# saw 50/12/2/0 connections on four workers). reuse_port would spread them, but a worker killed
+# with connections still in its own socket's backlog resets them all; test_live_server's killed
+# worker then failed more than its in-flight requests. Losing no accepted connection matters more.
+reuse_port = False
 # A request never legitimately takes long: the database statement timeout is 5 s.
 timeout = 30
 graceful_timeout = 20
