@@ -3,7 +3,8 @@ many processes; none at all for a poll inside it, even with every pooled connect
 
 from prometheus_client import REGISTRY
 
-from eventflow.chat.window import METRIC_NAME
+from eventflow import shared_documents
+from eventflow.chat import window
 from tests.conftest import checkouts
 
 VIEWERS = 20
@@ -14,7 +15,7 @@ def _url(tenant):
 
 
 def _refills():
-    return REGISTRY.get_sample_value("eventflow_snapshot_rebuilds_total", {"snapshot": METRIC_NAME}) or 0
+    return REGISTRY.get_sample_value("eventflow_snapshot_rebuilds_total", {"snapshot": window.METRIC_NAME}) or 0
 
 
 def _post(client, tenant, headers, body):
@@ -96,3 +97,22 @@ def test_one_process_refills_the_window_for_all(make_app, make_tenant):
             assert [m["body"] for m in page["messages"]] == ["news"]
     assert _refills() - refills == 1
     assert checkouts(second.application) == second_checkouts + 1, "only the refill, in the process that won"
+
+
+def test_while_one_process_refills_the_others_answer_from_the_window_they_have(app, client, make_tenant):
+    tenant = make_tenant()
+    _, poster = tenant.participant(name="Poster")
+    _, viewer = tenant.participant(name="Viewer")
+    _post(client, tenant, poster, "hello")
+    assert client.get(_url(tenant), headers=viewer).json["next"] == "1"
+    _post(client, tenant, poster, "news")
+
+    key = f"{tenant.webinar_id}:messages"
+    with app.app_context(), shared_documents.rebuild_lock(window.KEY_PREFIX, key) as held:
+        assert held  # another process is refilling the window
+        before = checkouts(app)
+        page = client.get(_url(tenant), query_string={"after": 0}, headers=viewer).json
+        assert checkouts(app) == before, "a poller read PostgreSQL while another refilled"
+        assert ([m["body"] for m in page["messages"]], page["next"]) == (["hello"], "1")
+    page = client.get(_url(tenant), query_string={"after": 1}, headers=viewer).json
+    assert ([m["body"] for m in page["messages"]], page["next"]) == (["news"], "2")
