@@ -1,9 +1,11 @@
 """The change window's cost: one PostgreSQL read per change burst, whatever the crowd and however
 many processes; none at all for a poll inside it, even with every pooled connection taken."""
 
+import psycopg
+import pytest
 from prometheus_client import REGISTRY
 
-from eventflow import shared_documents
+from eventflow import breaker, shared_documents
 from eventflow.chat import window
 from tests.conftest import checkouts
 
@@ -116,3 +118,24 @@ def test_while_one_process_refills_the_others_answer_from_the_window_they_have(a
         assert ([m["body"] for m in page["messages"]], page["next"]) == (["hello"], "1")
     page = client.get(_url(tenant), query_string={"after": 1}, headers=viewer).json
     assert ([m["body"] for m in page["messages"]], page["next"]) == (["news"], "2")
+
+
+def test_an_open_breaker_still_answers_polls_inside_the_window(make_app, make_tenant):
+    app = make_app(poll_breaker_failures=1, poll_breaker_reset_seconds=60, feed_window_changes=3)
+    client = app.test_client()
+    tenant = make_tenant()
+    _, poster = tenant.participant(name="Poster")
+    _, viewer = tenant.participant(name="Viewer")
+    for n in range(5):
+        _post(client, tenant, poster, f"message {n}")
+    assert client.get(_url(tenant), query_string={"after": 3}, headers=viewer).status_code == 200
+
+    with pytest.raises(psycopg.OperationalError), app.extensions[breaker.EXTENSION_KEY].guard():
+        raise psycopg.OperationalError("connection refused")  # the database failed: the breaker opens
+    before = checkouts(app)
+    inside = client.get(_url(tenant), query_string={"after": 2}, headers=viewer)
+    assert inside.status_code == 200
+    assert [m["body"] for m in inside.json["messages"]] == ["message 2", "message 3", "message 4"]
+    older = client.get(_url(tenant), query_string={"after": 1}, headers=viewer)
+    assert older.status_code == 503 and int(older.headers["Retry-After"]) >= 1
+    assert checkouts(app) == before, "an open breaker touched the pool"
