@@ -58,15 +58,22 @@ def test_a_busy_chat_costs_one_read_per_burst_and_none_per_viewer(app, client, m
     assert all(message["mine"] for message in own["messages"])
 
 
-def test_polls_inside_the_window_answer_while_every_connection_is_taken(make_app, make_tenant):
-    app = make_app(db_pool_min=1, db_pool_max=2, db_pool_timeout=0.3)
+def _five_messages_in_the_window(app, make_tenant):
+    """A webinar where a poster wrote five messages and a viewer's poll filled the window:
+    (test client, tenant, poster's headers, viewer's headers)."""
     client = app.test_client()
     tenant = make_tenant()
     _, poster = tenant.participant(name="Poster")
     _, viewer = tenant.participant(name="Viewer")
     for n in range(5):
         _post(client, tenant, poster, f"message {n}")
-    assert client.get(_url(tenant), query_string={"after": 2}, headers=viewer).status_code == 200
+    assert client.get(_url(tenant), query_string={"after": 3}, headers=viewer).status_code == 200
+    return client, tenant, poster, viewer
+
+
+def test_polls_inside_the_window_answer_while_every_connection_is_taken(make_app, make_tenant):
+    app = make_app(db_pool_min=1, db_pool_max=2, db_pool_timeout=0.3)
+    client, tenant, poster, viewer = _five_messages_in_the_window(app, make_tenant)
 
     pool = app.extensions["eventflow.pool"]
     held = [pool.getconn() for _ in range(2)]  # the chat's writers have every connection
@@ -122,13 +129,7 @@ def test_while_one_process_refills_the_others_answer_from_the_window_they_have(a
 
 def test_an_open_breaker_still_answers_polls_inside_the_window(make_app, make_tenant):
     app = make_app(poll_breaker_failures=1, poll_breaker_reset_seconds=60, feed_window_changes=3)
-    client = app.test_client()
-    tenant = make_tenant()
-    _, poster = tenant.participant(name="Poster")
-    _, viewer = tenant.participant(name="Viewer")
-    for n in range(5):
-        _post(client, tenant, poster, f"message {n}")
-    assert client.get(_url(tenant), query_string={"after": 3}, headers=viewer).status_code == 200
+    client, tenant, _, viewer = _five_messages_in_the_window(app, make_tenant)
 
     with pytest.raises(psycopg.OperationalError), app.extensions[breaker.EXTENSION_KEY].guard():
         raise psycopg.OperationalError("connection refused")  # the database failed: the breaker opens
