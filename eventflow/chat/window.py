@@ -102,6 +102,8 @@ class Window:
         page, else the head."""
         start = bisect.bisect_right(self.seqs[audience], after)
         changes = self.rows[audience][start : start + limit]
+        # As POLL_QUESTIONS computes `removed` with a status filter (a filter the caller chose, not
+        # a visibility rule; the differential test holds the two together).
         gone = [row["removed"] or (status is not None and row["status"] != status) for row in changes]
         return {
             feed_name: [row for row, removed in zip(changes, gone, strict=True) if not removed],
