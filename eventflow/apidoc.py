@@ -1,10 +1,18 @@
 """What the OpenAPI document says of errors, in one place for every blueprint."""
 
+PARTICIPANT_ACCESS_RULES = (
+    "Participants see a webinar once it is announced: a draft or cancelled webinar answers 404 to "
+    "them, as if it did not exist, and a participant token with a `webinar_id` claim enters only that "
+    "webinar. An ended webinar can still be read, but takes no participant writes other than "
+    "access/exit (409). Participants are never told a webinar's client_id or agency_id."
+)
+
 ERROR_DESCRIPTIONS = {
     400: "A request the endpoint cannot understand",
     401: "Missing or invalid token",
     403: "The caller's role may not use this endpoint",
-    404: "No such webinar (or row) in the caller's scope",
+    404: "No such webinar (or row) in the caller's scope; to participants, also a draft or cancelled webinar",
+    409: "The webinar has ended: a participant may still read it and exit, nothing else",
     422: "Invalid query or body",
     429: "Too many requests; see Retry-After",
     503: "The database is unavailable; see Retry-After",

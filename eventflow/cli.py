@@ -60,9 +60,10 @@ def seed_demo(as_json):
 @click.option("--sub", required=True, type=click.UUID)
 @click.option("--client-id", type=click.UUID)
 @click.option("--agency-id", type=click.UUID)
+@click.option("--webinar-id", type=click.UUID, help="participant: the one webinar the token enters")
 @click.option("--name")
 @click.option("--ttl", type=click.IntRange(1, 30 * 86400), default=3600, show_default=True)
-def token(role, sub, client_id, agency_id, name, ttl):
+def token(role, sub, client_id, agency_id, webinar_id, name, ttl):
     """Print a signed access token."""
     if role == auth.CLIENT_ADMIN and not client_id:
         raise click.UsageError("a client_admin token needs --client-id")
@@ -77,6 +78,7 @@ def token(role, sub, client_id, agency_id, name, ttl):
             sub=sub,
             client_id=client_id if role == auth.CLIENT_ADMIN else None,
             agency_id=agency_id if role == auth.AGENCY_ADMIN else None,
+            webinar_id=webinar_id if role == auth.PARTICIPANT else None,
             name=name,
             ttl=ttl,
         )

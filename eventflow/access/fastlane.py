@@ -23,10 +23,9 @@ import uuid
 
 from werkzeug.http import parse_etags
 
-from eventflow import http, jsonlog, limits, metrics
+from eventflow import http, jsonlog, limits, metrics, tenancy
 from eventflow.access import poll
 from eventflow.auth import PARTICIPANT, InvalidToken, bearer_token
-from eventflow.tenancy import CACHE_NAME as WEBINAR_CACHE
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ class FastLane:
             raise RuntimeError(f"the fast lane stands in front of {ENDPOINT}, which has {len(rules)} routes")
         self.rule = rules[0]
         self.answered = metrics.FAST_LANE
-        self.webinar_hits = metrics.CACHE_HITS.labels(WEBINAR_CACHE)
+        self.webinar_hits = metrics.CACHE_HITS.labels(tenancy.CACHE_NAME)
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
@@ -81,13 +80,12 @@ class FastLane:
         if principal.role != PARTICIPANT:
             return None
         webinar = self.webinars.get(uuid.UUID(webinar_id))
-        if webinar is None:
+        if webinar is None or not tenancy.sees(principal, webinar):
             return None
         snapshot = self.snapshots.confirmed_copy(str(webinar.id))
         if snapshot is None:
             return None
-        key = limits.caller_in_webinar(principal.user_id, webinar.id)
-        if not limits.admit(limits.STATS_ACCESS, ENDPOINT, key):
+        if not limits.admit(limits.STATS_ACCESS, ENDPOINT, principal.user_id, webinar.id):
             return None
         self.webinar_hits.inc()
         known = parse_etags(environ.get("HTTP_IF_NONE_MATCH"))

@@ -26,9 +26,10 @@ call app.reset_security('webinars');
 grant select, insert, update on webinars to eventflow_app;
 grant select on webinars to eventflow_worker;
 
-create policy "participants read the webinar they are in" on webinars
+-- A draft or cancelled webinar does not exist to participants (contract §5, "Webinar states").
+create policy "participants read the announced webinar they are in" on webinars
     for select to eventflow_app
-    using (id = (select app.participant_webinar_id()));
+    using (id = (select app.participant_webinar_id()) and status not in ('draft', 'cancelled'));
 create policy "admins manage their tenant's webinars" on webinars
     for all to eventflow_app
     using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
