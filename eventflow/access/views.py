@@ -28,7 +28,7 @@ blp = Blueprint(
     "access", __name__, url_prefix="/api/webinars", description=f"The participant hot path. {PARTICIPANT_ACCESS_RULES}"
 )
 # Every field of these bodies is optional, and clients have always been free to send none.
-OPTIONAL_BODY = "Optional: no body is the same as `{}`; a body that is sent must be a JSON object"
+OPTIONAL_BODY = "Optional: no body is the same as an empty object"
 
 blp.before_request(require_token)
 
