@@ -3,23 +3,18 @@
 call app.reset_security('agencies');
 grant select on agencies to eventflow_app;
 
-create policy "agency admins read their agency" on agencies
+create policy "admins read their agency, or their client's" on agencies
     for select to eventflow_app
-    using (id = (select app.admin_agency_id()));
-create policy "client admins read their client's agency" on agencies
-    for select to eventflow_app
-    using (id in (select c.agency_id from clients c where c.id = (select app.admin_client_id())));
+    using (id = (select app.admin_agency_id())
+           or id in (select c.agency_id from clients c where c.id = (select app.admin_client_id())));
 
 
 call app.reset_security('clients');
 grant select on clients to eventflow_app;
 
-create policy "client admins read their client" on clients
+create policy "admins read their client, or their agency's clients" on clients
     for select to eventflow_app
-    using (id = (select app.admin_client_id()));
-create policy "agency admins read their clients" on clients
-    for select to eventflow_app
-    using (agency_id = (select app.admin_agency_id()));
+    using (id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
 
 
 call app.reset_security('webinars');
