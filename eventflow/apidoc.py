@@ -1,4 +1,8 @@
-"""What the OpenAPI document says of errors, in one place for every blueprint."""
+"""What the OpenAPI document says of errors and of the access rules, in one place for every
+blueprint; and what a marshmallow schema cannot say of itself."""
+
+from apispec import BasePlugin
+from apispec.ext.marshmallow.common import resolve_schema_cls
 
 PARTICIPANT_ACCESS_RULES = (
     "Participants see a webinar once it is announced: a draft or cancelled webinar answers 404 to "
@@ -28,3 +32,13 @@ def document_errors(blp, *codes):
         return view
 
     return decorate
+
+
+class SchemaConstraints(BasePlugin):
+    """Adds a schema's `Meta.json_schema` (JSON Schema keywords marshmallow has no field for,
+    such as minProperties) to its OpenAPI component, so the document states what its
+    validators enforce."""
+
+    def schema_helper(self, name, definition, schema=None, **kwargs):
+        meta = getattr(resolve_schema_cls(schema), "Meta", None) if schema is not None else None
+        return dict(getattr(meta, "json_schema", {}))

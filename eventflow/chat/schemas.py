@@ -3,7 +3,7 @@ database) interprets HTML, and JSON responses are never rendered as a page."""
 
 import re
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from eventflow.fields import Printable, StrictBoolean, Text
 
@@ -94,14 +94,22 @@ class NewQuestionSchema(Schema):
 
 
 class ModerateQuestionSchema(Schema):
-    answer = _text(MAX_ANSWER_LENGTH, load_default=None)
-    hidden = StrictBoolean(load_default=None)
-    pinned = StrictBoolean(load_default=None)
+    class Meta:
+        json_schema = {"minProperties": 1}
+
+    # Each optional, none null: a change leaves out what it does not change.
+    answer = _text(MAX_ANSWER_LENGTH)
+    hidden = StrictBoolean()
+    pinned = StrictBoolean()
 
     @validates_schema
     def one_change_at_least(self, data, **kwargs):
-        if all(data.get(name) is None for name in ("answer", "hidden", "pinned")):
+        if not data:
             raise ValidationError("give at least one of answer, hidden, pinned")
+
+    @post_load
+    def unchanged_as_none(self, data, **kwargs):
+        return {"answer": None, "hidden": None, "pinned": None} | data
 
 
 class UpvoteSchema(Schema):
