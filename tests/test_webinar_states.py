@@ -10,6 +10,7 @@ import uuid
 from collections import Counter
 from dataclasses import replace
 
+import psycopg
 import pytest
 
 from eventflow import auth, db, limits
@@ -171,3 +172,33 @@ def test_the_fast_lane_keeps_the_same_rules(client, make_tenant, make_token):
     cache = client.application.extensions["eventflow.webinar_cache"]
     cache.put(webinar_id, replace(cache.get(webinar_id), status="cancelled"))
     assert call(client, webinar_id, viewer, ("get", "stats/access", None)).status_code == 404
+
+
+def test_the_policies_refuse_participant_writes_into_an_ended_webinar_but_the_exit(run_as, owner, make_tenant):
+    # Defence in depth: were a view to forget writes=True, the database would still refuse.
+    tenant = make_tenant()
+    viewer = uuid.uuid4()
+    context = db.RequestContext(
+        user_id=viewer,
+        role=auth.PARTICIPANT,
+        client_id=tenant.client_id,
+        agency_id=tenant.agency_id,
+        webinar_id=tenant.webinar_id,
+    )
+    session_id = run_as(context, "select session_id from track_access(null, 'Viewer', '')").one["session_id"]
+    owner.execute("update webinars set status = 'ended' where id = %s", (tenant.webinar_id,))
+    refused = [
+        "select register_participant('Viewer', null)",
+        "select * from track_access(null, 'Viewer', '')",
+        "select ping_presence(null, 'Viewer')",
+        """insert into messages (webinar_id, client_id, agency_id, user_id, author_role, body)
+           values (%(w)s, %(c)s, %(a)s, %(u)s, 'participant', 'late')""",
+        """insert into questions (webinar_id, client_id, agency_id, user_id, body)
+           values (%(w)s, %(c)s, %(a)s, %(u)s, 'late?')""",
+    ]
+    params = {"w": tenant.webinar_id, "c": tenant.client_id, "a": tenant.agency_id, "u": viewer}
+    for sql in refused:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            run_as(context, sql, params)
+    closed = run_as(context, "select * from exit_access(%s)", (session_id,)).one
+    assert closed == {"sessions_closed": 1, "left_live": True}

@@ -45,3 +45,18 @@ create or replace function app.webinar_tenant(webinar uuid)
 -- Only the web app resolves webinars this way; no job does.
 revoke all on function app.webinar_tenant(uuid) from public, eventflow_worker;
 grant execute on function app.webinar_tenant(uuid) to eventflow_app;
+
+
+-- Whether the caller's webinar takes a participant's writes now (contract §5, "Webinar states"):
+-- only while it is scheduled or live. A draft or cancelled webinar is not even visible to them
+-- (the policy on webinars above); an ended one takes nothing but their exit, which only closes
+-- sessions and deletes presence, which no policy below restricts. The web app refuses these
+-- writes first (409, eventflow/tenancy.py); the restrictive policies "participants write only
+-- into an open webinar" make the database refuse them as well. Runs as the caller, so the
+-- participant's own policy on webinars decides what it sees; for any other role it is false.
+create or replace function app.participant_webinar_open() returns boolean
+    language sql stable set search_path = pg_catalog
+    as $$ select exists (select from public.webinars w
+                         where w.id = app.participant_webinar_id() and w.status in ('scheduled', 'live')) $$;
+revoke all on function app.participant_webinar_open() from public;
+grant execute on function app.participant_webinar_open() to eventflow_app;
