@@ -9,11 +9,12 @@ front of the app.
 
 Anything else goes through to Flask untouched: other requests, admins, a query other than none
 or a canonical `session_id`, a missing or invalid token (the 401 is Flask's), a webinar or
-snapshot this process does not hold fresh, and a caller over the limit (so that the 429 comes
+snapshot this process does not hold fresh, a webinar the caller may not see (tenancy.sees, the
+view's own rule: the 404 is Flask's), and a caller over the limit (so that the 429 comes
 from flask-limiter itself). A valid token seen for the first time is verified here, once per
 process, as Flask would. The Flask view stays the definition of the endpoint and of its OpenAPI
 document; both lanes answer with the same functions (poll.py), count against the same
-flask-limiter counter, and leave the same headers, request ids and metrics.
+flask-limiter counters (limits.admit), and leave the same headers, request ids and metrics.
 """
 
 import logging
