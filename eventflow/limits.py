@@ -111,7 +111,9 @@ def per_caller(limit):
     ACROSS_WEBINARS_FACTOR times it per caller across all webinars."""
     in_one = limiter.limit(limit, key_func=caller_and_webinar)
     in_all = limiter.limit(across_webinars(limit), key_func=caller)
-    return lambda view: in_one(in_all(view))
+    # The inner decorator registers its limit first, and flask-limiter checks them in that order
+    # (both per minute): per webinar, then across webinars, as _counters lists them.
+    return lambda view: in_all(in_one(view))
 
 
 def admit(limit, endpoint, user_id, webinar_id):

@@ -202,3 +202,16 @@ def test_the_policies_refuse_participant_writes_into_an_ended_webinar_but_the_ex
             run_as(context, sql, params)
     closed = run_as(context, "select * from exit_access(%s)", (session_id,)).one
     assert closed == {"sessions_closed": 1, "left_live": True}
+
+
+def test_a_request_refused_in_one_webinar_spends_nothing_across_webinars(client, make_tenant):
+    # flask-limiter checks the per-webinar limit first and stops at the first exceeded, as the
+    # fast lane's limits.admit does: looping in one webinar leaves the rest of the allowance.
+    tenant = make_tenant(webinars=2)
+    _, viewer = tenant.participant()
+    per_webinar = int(limits.PRESENCE_PING.split()[0])
+    across = int(limits.across_webinars(limits.PRESENCE_PING).split()[0])
+    first = [call(client, tenant.webinar_ids[0], viewer, ("post", "presence/ping", {})).status_code for _ in range(15)]
+    assert first == [200] * per_webinar + [429] * (15 - per_webinar)
+    second = [call(client, tenant.webinar_ids[1], viewer, ("post", "presence/ping", {})).status_code for _ in range(11)]
+    assert second == [200] * (across - per_webinar) + [429]
