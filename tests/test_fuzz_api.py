@@ -29,7 +29,7 @@ What must hold for every response:
 
 Schemathesis never generates lone surrogates (they cannot be sent as UTF-8) and rarely NUL, which
 PostgreSQL cannot store either, so `test_hostile_strings` sends both to every string the
-document lists.
+document lists, with a C1 control, a bidi override and a trailing unit separator.
 
 Each request carries a token of its own (a fresh user), and each anonymous one its own client
 address, so the rate limits (per user and webinar, per address without a token), which stay as
@@ -117,7 +117,14 @@ HYPOTHESIS = settings(
 # What an error body may never contain, unless the request said it (a message may quote input).
 LEAKS = ("traceback", 'file "', "psycopg", "sqlstate", "<html", "<!doctype", "select ", "insert into", " where ")
 FORGED_SECRET = "not-the-secret-" + "x" * 64
-HOSTILE_STRINGS = ("nul \x00 inside", "lone surrogate \ud800", "\x00")
+HOSTILE_STRINGS = (
+    "nul \x00 inside",
+    "lone surrogate \ud800",
+    "\x00",
+    "C1 \x85 control",
+    "bidi \u202e override",
+    "trailing \x1f",
+)
 
 # Anonymous callers are rate-limited by address: each anonymous request comes from its own.
 _addresses = (f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" for n in itertools.count(1))
@@ -283,7 +290,8 @@ def _string_inputs(document, operation):
 
 
 def test_hostile_strings(client, fuzz_world):
-    """NUL and a lone surrogate in every string input, as every role: a 4xx, never a 500."""
+    """NUL, a lone surrogate, C1 and bidi controls in every string input, as every role: a 4xx,
+    never a 500."""
     document = client.get("/api/openapi.json").json
     tenant = fuzz_world["tenant"]
     path_values = _seeded_path_parameters({"webinar_id", "message_id", "question_id"}, fuzz_world)[0]
