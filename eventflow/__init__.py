@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from eventflow import auth, db, embedded, errors, http, jsonlog, limits, metrics, redis_client, tenancy
+from eventflow import apidoc, auth, db, embedded, errors, http, jsonlog, limits, metrics, redis_client, tenancy
 from eventflow.access import fastlane, snapshot
 from eventflow.config import Settings
 
@@ -52,7 +52,7 @@ def create_app(settings=None, allow_embedded=True):
     auth.init_app(app, settings)
     snapshot.init_app(app, settings)
 
-    api = errors.Api(app)
+    api = errors.Api(app, spec_kwargs={"extra_plugins": [apidoc.SchemaConstraints()]})
     errors.init_app(app)
     _register_blueprints(api)
     app.wsgi_app = fastlane.FastLane(app, app.wsgi_app)

@@ -3,32 +3,28 @@
 call app.reset_security('agencies');
 grant select on agencies to eventflow_app;
 
-create policy "agency admins read their agency" on agencies
+create policy "admins read their agency, or their client's" on agencies
     for select to eventflow_app
-    using (id = (select app.admin_agency_id()));
-create policy "client admins read their client's agency" on agencies
-    for select to eventflow_app
-    using (id in (select c.agency_id from clients c where c.id = (select app.admin_client_id())));
+    using (id = (select app.admin_agency_id())
+           or id in (select c.agency_id from clients c where c.id = (select app.admin_client_id())));
 
 
 call app.reset_security('clients');
 grant select on clients to eventflow_app;
 
-create policy "client admins read their client" on clients
+create policy "admins read their client, or their agency's clients" on clients
     for select to eventflow_app
-    using (id = (select app.admin_client_id()));
-create policy "agency admins read their clients" on clients
-    for select to eventflow_app
-    using (agency_id = (select app.admin_agency_id()));
+    using (id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
 
 
 call app.reset_security('webinars');
 grant select, insert, update on webinars to eventflow_app;
 grant select on webinars to eventflow_worker;
 
-create policy "participants read the webinar they are in" on webinars
+-- A draft or cancelled webinar does not exist to participants (contract §5, "Webinar states").
+create policy "participants read the announced webinar they are in" on webinars
     for select to eventflow_app
-    using (id = (select app.participant_webinar_id()));
+    using (id = (select app.participant_webinar_id()) and status not in ('draft', 'cancelled'));
 create policy "admins manage their tenant's webinars" on webinars
     for all to eventflow_app
     using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
@@ -49,3 +45,18 @@ create or replace function app.webinar_tenant(webinar uuid)
 -- Only the web app resolves webinars this way; no job does.
 revoke all on function app.webinar_tenant(uuid) from public, eventflow_worker;
 grant execute on function app.webinar_tenant(uuid) to eventflow_app;
+
+
+-- Whether the caller's webinar takes a participant's writes now (contract §5, "Webinar states"):
+-- only while it is scheduled or live. A draft or cancelled webinar is not even visible to them
+-- (the policy on webinars above); an ended one takes nothing but their exit, which only closes
+-- sessions and deletes presence, which no policy below restricts. The web app refuses these
+-- writes first (409, eventflow/tenancy.py); the restrictive policies "participants write only
+-- into an open webinar" make the database refuse them as well. Runs as the caller, so the
+-- participant's own policy on webinars decides what it sees; for any other role it is false.
+create or replace function app.participant_webinar_open() returns boolean
+    language sql stable set search_path = pg_catalog
+    as $$ select exists (select from public.webinars w
+                         where w.id = app.participant_webinar_id() and w.status in ('scheduled', 'live')) $$;
+revoke all on function app.participant_webinar_open() from public;
+grant execute on function app.participant_webinar_open() to eventflow_app;

@@ -15,6 +15,9 @@ create policy "participants read their own registration" on registrations
 create policy "participants register themselves" on registrations
     for insert to eventflow_app
     with check (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
+create policy "participants write only into an open webinar" on registrations
+    as restrictive for insert to eventflow_app
+    with check ((select app.participant_id()) is null or (select app.participant_webinar_open()));
 create policy "admins read registrations of their tenant's webinars" on registrations
     for select to eventflow_app
     using (webinar_id in (select w.id from webinars w
@@ -39,10 +42,16 @@ create policy "participants read who is live in their webinar" on webinar_live_p
 create policy "participants insert their own presence" on webinar_live_presence
     for insert to eventflow_app
     with check (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
+create policy "participants insert only in an open webinar" on webinar_live_presence
+    as restrictive for insert to eventflow_app
+    with check ((select app.participant_id()) is null or (select app.participant_webinar_open()));
 create policy "participants update their own presence" on webinar_live_presence
     for update to eventflow_app
     using (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()))
     with check (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
+create policy "participants update only in an open webinar" on webinar_live_presence
+    as restrictive for update to eventflow_app
+    using (true) with check ((select app.participant_id()) is null or (select app.participant_webinar_open()));
 create policy "participants delete their own presence" on webinar_live_presence
     for delete to eventflow_app
     using (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
@@ -71,6 +80,9 @@ create policy "participants read their own sessions" on webinar_user_sessions
 create policy "participants open their own sessions" on webinar_user_sessions
     for insert to eventflow_app
     with check (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
+create policy "participants write only into an open webinar" on webinar_user_sessions
+    as restrictive for insert to eventflow_app
+    with check ((select app.participant_id()) is null or (select app.participant_webinar_open()));
 -- Only an open session moves, and never into the future: a closed one stays closed, and the
 -- watch time the rollups read from it cannot be stretched. clock_timestamp(), not now(): a ping
 -- that started after this transaction may already have committed a later heartbeat.

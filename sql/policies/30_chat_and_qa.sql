@@ -16,6 +16,9 @@ create policy "participants post messages as themselves" on messages
     with check (webinar_id = (select app.participant_webinar_id())
                 and user_id = (select app.participant_id())
                 and author_role = 'participant' and not hidden);
+create policy "participants write only into an open webinar" on messages
+    as restrictive for insert to eventflow_app
+    with check ((select app.participant_id()) is null or (select app.participant_webinar_open()));
 create policy "admins manage their tenant's messages" on messages
     for all to eventflow_app
     using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
@@ -38,6 +41,9 @@ create policy "participants ask questions as themselves" on questions
                 and user_id = (select app.participant_id())
                 and status = 'pending' and not pinned
                 and answer is null and answered_by is null and answered_at is null);
+create policy "participants write only into an open webinar" on questions
+    as restrictive for insert to eventflow_app
+    with check ((select app.participant_id()) is null or (select app.participant_webinar_open()));
 create policy "admins manage their tenant's questions" on questions
     for all to eventflow_app
     using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
@@ -52,6 +58,9 @@ create policy "participants read reactions in their webinar" on reactions
 create policy "participants react as themselves" on reactions
     for insert to eventflow_app
     with check (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
+create policy "participants write only into an open webinar" on reactions
+    as restrictive for insert to eventflow_app
+    with check ((select app.participant_id()) is null or (select app.participant_webinar_open()));
 create policy "participants withdraw their own reactions" on reactions
     for delete to eventflow_app
     using (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));

@@ -20,6 +20,9 @@ create policy "participants read their own downloads" on webinar_downloads
 create policy "participants record their own downloads" on webinar_downloads
     for insert to eventflow_app
     with check (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
+create policy "participants write only into an open webinar" on webinar_downloads
+    as restrictive for insert to eventflow_app
+    with check ((select app.participant_id()) is null or (select app.participant_webinar_open()));
 create policy "admins read their tenant's downloads" on webinar_downloads
     for select to eventflow_app
     using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));

@@ -19,6 +19,9 @@ create policy "participants read their own form submissions" on form_submissions
 create policy "participants submit forms as themselves" on form_submissions
     for insert to eventflow_app
     with check (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
+create policy "participants write only into an open webinar" on form_submissions
+    as restrictive for insert to eventflow_app
+    with check ((select app.participant_id()) is null or (select app.participant_webinar_open()));
 create policy "admins read their tenant's form submissions" on form_submissions
     for select to eventflow_app
     using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
@@ -31,6 +34,9 @@ create policy "participants read their own form answers" on form_answers
 create policy "participants answer forms as themselves" on form_answers
     for insert to eventflow_app
     with check (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
+create policy "participants write only into an open webinar" on form_answers
+    as restrictive for insert to eventflow_app
+    with check ((select app.participant_id()) is null or (select app.participant_webinar_open()));
 create policy "admins read their tenant's form answers" on form_answers
     for select to eventflow_app
     using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
@@ -52,6 +58,9 @@ create policy "participants read their own quiz attempts" on quiz_attempts
 create policy "participants start quiz attempts as themselves" on quiz_attempts
     for insert to eventflow_app
     with check (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
+create policy "participants write only into an open webinar" on quiz_attempts
+    as restrictive for insert to eventflow_app
+    with check ((select app.participant_id()) is null or (select app.participant_webinar_open()));
 create policy "admins read their tenant's quiz attempts" on quiz_attempts
     for select to eventflow_app
     using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
@@ -64,6 +73,9 @@ create policy "participants read their own quiz responses" on quiz_responses
 create policy "participants give quiz responses as themselves" on quiz_responses
     for insert to eventflow_app
     with check (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
+create policy "participants write only into an open webinar" on quiz_responses
+    as restrictive for insert to eventflow_app
+    with check ((select app.participant_id()) is null or (select app.participant_webinar_open()));
 create policy "admins read their tenant's quiz responses" on quiz_responses
     for select to eventflow_app
     using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
@@ -85,6 +97,9 @@ create policy "participants read their own survey entries" on event_survey_entri
 create policy "participants answer surveys as themselves" on event_survey_entries
     for insert to eventflow_app
     with check (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
+create policy "participants write only into an open webinar" on event_survey_entries
+    as restrictive for insert to eventflow_app
+    with check ((select app.participant_id()) is null or (select app.participant_webinar_open()));
 create policy "admins read their tenant's survey entries" on event_survey_entries
     for select to eventflow_app
     using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
