@@ -6,8 +6,8 @@ from flask import Flask
 
 from eventflow import auth, db, embedded, errors, http, jsonlog, limits, metrics, redis_client, tenancy
 from eventflow.access import fastlane, snapshot
-from eventflow.pages import views as pages
 from eventflow.config import Settings
+from eventflow.pages import views as pages
 
 API_TITLE = "EventFlow"
 API_VERSION = "1.0"

@@ -34,7 +34,8 @@ def ensure_chromium():
     if os.geteuid() != 0:
         raise RuntimeError(f"{CHROMIUM} is missing: apt-get install chromium (as root)")
     subprocess.run(["apt-get", "update", "-qq"], check=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=os.environ | {"DEBIAN_FRONTEND": "noninteractive"})
+    noninteractive = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=noninteractive)
 
 
 @contextmanager
