@@ -20,6 +20,8 @@ PAGE_POLICY = "; ".join(
         "frame-ancestors 'none'",
     )
 )
+
+
 def with_page_policy(view):
     """Decorator: the view's response carries the pages' policy (http.py only fills in headers a
     response does not have)."""
@@ -31,4 +33,3 @@ def with_page_policy(view):
         return response
 
     return page
-

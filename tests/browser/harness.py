@@ -67,23 +67,30 @@ class PageLog:
 
     errors: list = field(default_factory=list)
     api_requests: list = field(default_factory=list)
+    failed_responses: list = field(default_factory=list)
 
     def watch(self, page):
         page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
         page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
         page.on("request", lambda request: "/api/" in request.url and self.api_requests.append(request.url))
+        page.on("response", self._record_failure)
         page.add_init_script(RECORD_CSP_VIOLATIONS)
         return page
 
+    def _record_failure(self, response):
+        if response.status >= 400:
+            self.failed_responses.append(f"{response.status} {response.request.method} {response.url}")
 
-def open_page(context, url):
-    """A new page of `context`, logged, at `url`."""
+
+def open_page(context, url, before_load=None):
+    """A new page of `context`, logged, at `url`; `before_load(page)` runs before it loads."""
     log = PageLog()
     page = log.watch(context.new_page())
+    if before_load:
+        before_load(page)
     page.goto(url)
     return page, log
 
 
 def csp_violations(page):
     return page.evaluate("window.__cspViolations")
-

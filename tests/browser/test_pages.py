@@ -1,0 +1,230 @@
+"""The pages in real headless Chromium against gunicorn on the suite's real servers (issue 14).
+
+Every page a test opens is checked for console errors and CSP violations when the test ends
+(`pages` fixture). Cadences are shortened (harness.FAST_SERVER_ENV): stats/access every 2 s,
+chat and Q&A polls every second.
+"""
+
+import json
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from jobs import access_logs, attendance
+from tests import brute_force
+
+
+def token_of(headers):
+    return headers["Authorization"].removeprefix("Bearer ")
+
+
+def api_get(base, path, headers, raw=False):
+    request = urllib.request.Request(base + path, headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = response.read().decode()
+        return body if raw else json.loads(body)
+
+
+def watch_url(base, tenant, headers):
+    return f"{base}/watch/{tenant.webinar_id}#token={token_of(headers)}"
+
+
+def console_url(base, tenant):
+    return f"{base}/admin/webinars/{tenant.webinar_id}#token={token_of(tenant.client_admin())}"
+
+
+def entered(page):
+    """Wait until the watch page is in: its own entry is on the live list."""
+    page.wait_for_selector("#viewers li.me", timeout=10_000)
+
+
+def test_the_token_moves_from_the_fragment_into_session_storage(page_server, make_tenant, pages):
+    tenant = make_tenant()
+    _, headers = tenant.participant()
+    page, _ = pages(watch_url(page_server, tenant, headers))
+    entered(page)
+    assert page.url == f"{page_server}/watch/{tenant.webinar_id}"  # the address bar is clear
+    assert page.evaluate("sessionStorage.getItem('eventflow.token')") == token_of(headers)
+    page.reload()  # the tab keeps it
+    entered(page)
+
+
+def test_a_viewer_appears_in_the_console_live_list_within_6_s(page_server, make_tenant, pages):
+    tenant = make_tenant()
+    user_id, headers = tenant.participant(name="Grace Hopper")
+    console, _ = pages(console_url(page_server, tenant))
+    console.wait_for_selector("body[data-mode=polls]")
+    started = time.monotonic()
+    pages(watch_url(page_server, tenant, headers))
+    row = console.wait_for_selector(f'#viewers tr[data-user-id="{user_id}"]', timeout=6_000)
+    assert time.monotonic() - started <= 6
+    assert "Grace Hopper" in row.inner_text()
+
+
+def test_a_second_device_stops_the_first_which_says_so_and_sends_nothing_more(page_server, make_tenant, pages):
+    tenant = make_tenant()
+    _, headers = tenant.participant()
+    first, first_log = pages(watch_url(page_server, tenant, headers), before_load=lambda p: p.clock.install())
+    entered(first)
+    second, second_log = pages(watch_url(page_server, tenant, headers), before_load=lambda p: p.clock.install())
+    entered(second)
+    notice = first.wait_for_selector("#notice:not([hidden])", timeout=6_000)
+    assert "another device" in notice.inner_text()
+    sent = len(first_log.api_requests)
+    # Jump well past every cadence (ping 48 s, track 120 s here): any timer still set fires now.
+    first.clock.fast_forward("10:00")
+    second.clock.fast_forward("10:00")
+    # Polls every 1-2 s would have gone out by now. (Waiting through Playwright, not time.sleep:
+    # the page's events reach Python only while Playwright is called.)
+    first.wait_for_timeout(3_000)
+    second.wait_for_timeout(500)
+    assert first_log.api_requests[sent:] == []
+    assert "/presence/ping" in " ".join(second_log.api_requests)  # the same jump makes a live page ping
+    assert second.is_hidden("#notice")
+
+
+def test_a_message_reaches_another_watch_page_within_3_s_over_the_polls(page_server, make_tenant, pages):
+    tenant = make_tenant()
+    _, ada = tenant.participant(name="Ada")
+    _, bob = tenant.participant(name="Bob")
+    sender, _ = pages(watch_url(page_server, tenant, ada))
+    receiver, _ = pages(watch_url(page_server, tenant, bob))
+    entered(sender)
+    entered(receiver)
+    # No stream is offered today: both pages run on the polls (the stream's fallback).
+    assert sender.get_attribute("body", "data-mode") == receiver.get_attribute("body", "data-mode") == "polls"
+    text = f"hello from Ada {uuid.uuid4().hex[:6]}"
+    sender.fill("#chat-input", text)
+    sender.click("#chat-form button")
+    started = time.monotonic()
+    receiver.wait_for_selector(f"#messages li:has-text('{text}')", timeout=3_000)
+    assert time.monotonic() - started <= 3
+
+
+def test_moderation_from_the_console_reaches_watch_pages(page_server, make_tenant, pages):
+    tenant = make_tenant()
+    _, ada = tenant.participant(name="Ada")
+    _, bob = tenant.participant(name="Bob")
+    asker, _ = pages(watch_url(page_server, tenant, ada))
+    reader, _ = pages(watch_url(page_server, tenant, bob))
+    console, _ = pages(console_url(page_server, tenant))
+    entered(asker)
+    asker.fill("#chat-input", "a rude remark")
+    asker.click("#chat-form button")
+    asker.fill("#ask-input", "When is the replay online?")
+    asker.click("#ask-form button[type=submit]")
+    reader.wait_for_selector("#messages li:has-text('a rude remark')", timeout=5_000)
+
+    console.click("#messages li:has-text('a rude remark') button.act")  # Hide
+    reader.wait_for_selector("#messages li:has-text('a rude remark')", state="detached", timeout=5_000)
+
+    question = console.wait_for_selector("#questions li:has-text('When is the replay online?')", timeout=5_000)
+    question.query_selector("input[name=answer]").fill("Tomorrow at noon.")
+    question.query_selector("button[type=submit]").click()
+    # The answered public question reaches everyone, not only the asker.
+    for page in (asker, reader):
+        page.wait_for_selector("#questions li:has-text('Tomorrow at noon.')", timeout=5_000)
+
+
+@pytest.fixture
+def watched_webinar(owner, make_tenant, services, settings):
+    """A webinar with 12 viewers over the last 40 minutes and 3 registrants who never came,
+    rolled up by the real jobs as eventflow_worker."""
+    tenant = make_tenant()
+    start = brute_force.bucket_of(datetime.now(UTC) - timedelta(minutes=45)) + timedelta(seconds=11)
+    sessions = brute_force.generate_sessions(tenant.webinar_id, start, 40, viewers=12, seed=14)
+    brute_force.insert_sessions(owner, tenant, sessions)
+    viewers = sorted({user for (_, user, *_) in sessions})
+    no_shows = [uuid.uuid4() for _ in range(3)]
+    with owner.cursor() as cur:
+        cur.executemany(
+            "insert into registrations (webinar_id, user_id, display_name) values (%s, %s, %s)",
+            [(tenant.webinar_id, user, f"Viewer {n}") for n, user in enumerate(viewers + no_shows)],
+        )
+    with psycopg.connect(services["worker_url"], row_factory=dict_row) as worker:
+        access_logs.run(worker, settings, webinar_ids=[tenant.webinar_id])
+        attendance.run(worker, settings, webinar_ids=[tenant.webinar_id])
+    return tenant
+
+
+def test_the_console_charts_the_rollup_shows_the_funnel_of_stats_and_downloads_the_csv(
+    page_server, watched_webinar, pages, tmp_path
+):
+    tenant = watched_webinar
+    admin = tenant.client_admin()
+    stats = api_get(page_server, f"/api/webinars/{tenant.webinar_id}/stats", admin)
+    assert len(stats["access"]["series"]) >= 8  # the rollup made the points the chart must show
+
+    console, _ = pages(console_url(page_server, tenant))
+    console.wait_for_selector("#funnel dd[data-figure=registered]")
+    console.wait_for_selector("#chart canvas")
+    points = json.loads(console.get_attribute("#chart", "data-points"))
+    buckets = [
+        [datetime.fromisoformat(b["time_bucket"]).timestamp(), b["concurrent_viewers"]]
+        for b in stats["access"]["series"]
+    ]
+    assert points[: len(buckets)] == buckets
+    # ... and then "now", from stats/access, once the live list has come.
+    console.wait_for_function(
+        f"JSON.parse(document.getElementById('chart').dataset.points).length === {len(buckets) + 1}"
+    )
+
+    funnel = {
+        key: console.inner_text(f"#funnel dd[data-figure={key}]")
+        for key in ("registered", "viewed", "attended", "no_shows")
+    }
+    registrants = stats["registrants"]
+    assert funnel == {
+        "registered": str(registrants["total"]),
+        "viewed": str(registrants["viewed"]),
+        "attended": str(registrants["attended"]),
+        "no_shows": str(registrants["no_shows"]),
+    }
+    assert registrants["total"] == 15 and registrants["no_shows"] == 3
+    for section in ("chat", "qa", "forms", "giveaways", "files", "registrants", "access", "survey", "sessions"):
+        assert console.is_visible(f"#stats section[data-section={section}]"), section
+
+    console.wait_for_selector("#attendance tr")
+    assert len(console.query_selector_all("#attendance tr")) == 15
+    with console.expect_download() as download:
+        console.click("#attendance-csv")
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name == f"attendance-{tenant.webinar_id}.csv"
+    expected = api_get(page_server, f"/api/webinars/{tenant.webinar_id}/attendance?format=csv", admin, raw=True)
+    assert saved.read_bytes() == expected.encode()  # byte for byte, CRLF line ends included
+    assert len(expected.strip().splitlines()) == 16  # the header and one row per registrant
+
+
+def test_the_landing_page_links_the_docs_which_render_every_operation(page_server, pages):
+    landing, _ = pages(f"{page_server}/")
+    landing.click("text=API documentation")
+    landing.wait_for_selector(".opblock-summary-path", timeout=15_000)
+    assert landing.url == f"{page_server}/api/docs"
+    spec = api_get(page_server, "/api/openapi.json", {})
+    operations = [
+        (method.upper(), path)
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+    rendered = landing.inner_text("#swagger-ui").replace("\u200b", "")  # Swagger UI breaks long paths
+    for method, path in operations:
+        assert f"{method}\n{path}" in rendered or f"{method} {path}" in rendered, (method, path)
+    assert len(landing.query_selector_all(".opblock")) == len(operations)
+
+
+def test_a_closed_watch_page_leaves_the_live_list(page_server, make_tenant, pages):
+    tenant = make_tenant()
+    user_id, headers = tenant.participant()
+    console, _ = pages(console_url(page_server, tenant))
+    viewer, _ = pages(watch_url(page_server, tenant, headers))
+    row = f'#viewers tr[data-user-id="{user_id}"]'
+    console.wait_for_selector(row, timeout=6_000)
+    viewer.close()  # pagehide: access/exit goes out with keepalive as the page goes
+    console.wait_for_selector(row, state="detached", timeout=6_000)
