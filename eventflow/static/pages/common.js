@@ -83,10 +83,11 @@ export function pageClient({ admin }) {
   return client;
 }
 
-// Rows by id, replaced as they change, and removed when the server says so.
+// Rows by id, replaced as they change, and removed when the server says so. A `follow` list
+// (chat) stays scrolled to its newest row while the reader is at the bottom.
 export class RowSet {
-  constructor(list, render, order = (a, b) => a.id - b.id) {
-    Object.assign(this, { list, render, order, rows: new Map() });
+  constructor(list, render, { order = (a, b) => a.id - b.id, follow = false } = {}) {
+    Object.assign(this, { list, render, order, follow, rows: new Map() });
   }
 
   apply({ rows, removed }) {
@@ -99,7 +100,7 @@ export class RowSet {
     const sorted = [...this.rows.values()].sort(this.order);
     const atBottom = this.list.scrollTop + this.list.clientHeight >= this.list.scrollHeight - 8;
     this.list.replaceChildren(...sorted.map((row) => this.render(row)));
-    if (atBottom) this.list.scrollTop = this.list.scrollHeight;
+    if (this.follow && atBottom) this.list.scrollTop = this.list.scrollHeight;
   }
 }
 

@@ -6,8 +6,8 @@ import { $, RowSet, el, formatDuration, formatTime, onCompose, pageClient } from
 
 async function start(client) {
   const moderateMessage = async (row, changes) => messages.apply({ rows: [await client.moderateMessage(row.id, changes)], removed: [] });
-  const messages = new RowSet($("messages"), (row) => renderMessage(row, moderateMessage));
-  const questions = new RowSet($("questions"), (row) => renderQuestion(client, row, questions), byQueue);
+  const messages = new RowSet($("messages"), (row) => renderMessage(row, moderateMessage), { follow: true });
+  const questions = new RowSet($("questions"), (row) => renderQuestion(client, row, questions), { order: byQueue });
   const chart = new ViewersChart($("chart"));
   client.addEventListener("messages", ({ detail }) => messages.apply(detail));
   client.addEventListener("questions", ({ detail }) => questions.apply(detail));

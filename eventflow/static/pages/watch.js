@@ -4,14 +4,14 @@ import { $, RowSet, el, formatTime, onCompose, pageClient } from "./common.js";
 
 
 async function start(client) {
-  const messages = new RowSet($("messages"), renderMessage);
+  const messages = new RowSet($("messages"), renderMessage, { follow: true });
   // Pinned first, then by votes, then oldest first.
   const byRank = (a, b) => b.pinned - a.pinned || b.upvotes - a.upvotes || a.id - b.id;
   const vote = async (row) => {
     const answer = await client.upvote(row.id, !row.upvoted);
     questions.apply({ rows: [{ ...row, upvoted: answer.upvoted, upvotes: answer.upvotes }], removed: [] });
   };
-  const questions = new RowSet($("questions"), (row) => renderQuestion(row, vote), byRank);
+  const questions = new RowSet($("questions"), (row) => renderQuestion(row, vote), { order: byRank });
   client.addEventListener("messages", ({ detail }) => messages.apply(detail));
   client.addEventListener("questions", ({ detail }) => questions.apply(detail));
   client.addEventListener("access", ({ detail }) => renderViewers(detail));
