@@ -88,19 +88,25 @@ def test_a_second_device_stops_the_first_which_says_so_and_sends_nothing_more(pa
     assert second.is_hidden("#notice")
 
 
+def two_watch_pages(base, tenant, pages):
+    """Ada's and Bob's watch pages of the tenant's webinar, both entered."""
+    opened = [pages(watch_url(base, tenant, tenant.participant(name=name)[1]))[0] for name in ("Ada", "Bob")]
+    for page in opened:
+        entered(page)
+    return opened
+
+
+def send(page, form, text):
+    page.fill(f"#{form} input[name=body]", text)
+    page.click(f"#{form} button[type=submit]")
+
+
 def test_a_message_reaches_another_watch_page_within_3_s_over_the_polls(page_server, make_tenant, pages):
-    tenant = make_tenant()
-    _, ada = tenant.participant(name="Ada")
-    _, bob = tenant.participant(name="Bob")
-    sender, _ = pages(watch_url(page_server, tenant, ada))
-    receiver, _ = pages(watch_url(page_server, tenant, bob))
-    entered(sender)
-    entered(receiver)
+    sender, receiver = two_watch_pages(page_server, make_tenant(), pages)
     # No stream is offered today: both pages run on the polls (the stream's fallback).
     assert sender.get_attribute("body", "data-mode") == receiver.get_attribute("body", "data-mode") == "polls"
     text = f"hello from Ada {uuid.uuid4().hex[:6]}"
-    sender.fill("#chat-input", text)
-    sender.click("#chat-form button")
+    send(sender, "chat-form", text)
     started = time.monotonic()
     receiver.wait_for_selector(f"#messages li:has-text('{text}')", timeout=3_000)
     assert time.monotonic() - started <= 3
@@ -108,16 +114,10 @@ def test_a_message_reaches_another_watch_page_within_3_s_over_the_polls(page_ser
 
 def test_moderation_from_the_console_reaches_watch_pages(page_server, make_tenant, pages):
     tenant = make_tenant()
-    _, ada = tenant.participant(name="Ada")
-    _, bob = tenant.participant(name="Bob")
-    asker, _ = pages(watch_url(page_server, tenant, ada))
-    reader, _ = pages(watch_url(page_server, tenant, bob))
+    asker, reader = two_watch_pages(page_server, tenant, pages)
     console, _ = pages(console_url(page_server, tenant))
-    entered(asker)
-    asker.fill("#chat-input", "a rude remark")
-    asker.click("#chat-form button")
-    asker.fill("#ask-input", "When is the replay online?")
-    asker.click("#ask-form button[type=submit]")
+    send(asker, "chat-form", "a rude remark")
+    send(asker, "ask-form", "When is the replay online?")
     reader.wait_for_selector("#messages li:has-text('a rude remark')", timeout=5_000)
 
     console.click("#messages li:has-text('a rude remark') button.act")  # Hide
