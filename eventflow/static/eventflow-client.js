@@ -27,6 +27,7 @@ export const CADENCES = {
   messages: 2,
   questions: 5,
   dashboard: 15,
+  streamOpen: 10, // a stream not open by then (a buffering proxy, say) is as good as broken
   streamRetry: 30,
 };
 const JITTER = 0.1; // ±10 % on every cadence
@@ -358,9 +359,11 @@ export class EventFlowClient extends EventTarget {
     const source = openEventSource(this.eventsUrl, this.token);
     this.source = source;
     source.addEventListener("open", () => {
+      this.cancel("stream-wait");
       this.stopPolls();
       this.setMode("stream");
     });
+    this.loop("stream-wait", () => this.pollUnlessStreaming(source), this.cadence(CADENCES.streamOpen));
     source.addEventListener("error", () => {
       this.startPolls("the live stream broke");
       if (source.readyState === EventSource.CLOSED && this.source === source) {
@@ -381,6 +384,11 @@ export class EventFlowClient extends EventTarget {
     source.addEventListener("access", (event) => this.receiveAccess(JSON.parse(event.data)));
     source.addEventListener("superseded", () => this.supersede());
     return true;
+  }
+
+  pollUnlessStreaming(source) {
+    this.cancel("stream-wait"); // a one-off
+    if (source.readyState !== EventSource.OPEN) this.startPolls("the live stream does not open");
   }
 
   retryStream() {

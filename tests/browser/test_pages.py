@@ -228,3 +228,80 @@ def test_a_closed_watch_page_leaves_the_live_list(page_server, make_tenant, page
     console.wait_for_selector(row, timeout=6_000)
     viewer.close()  # pagehide: access/exit goes out with keepalive as the page goes
     console.wait_for_selector(row, state="detached", timeout=6_000)
+
+
+# A stand-in for the browser's EventSource that the test opens, feeds and breaks at will: the
+# live stream (issue 13) is not served yet, so this drives the client's switching between the
+# stream and the polls, while the polls themselves are the real server's.
+FAKE_EVENT_SOURCE = """
+window.EventSource = class extends EventTarget {
+  static CONNECTING = 0; static OPEN = 1; static CLOSED = 2;
+  static opened = [];
+  constructor(url) { super(); this.url = String(url); this.readyState = 0; EventSource.opened.push(this); }
+  close() { this.readyState = 2; }
+};
+window.__stream = {
+  latest: () => EventSource.opened[EventSource.opened.length - 1],
+  open() { const s = this.latest(); s.readyState = 1; s.dispatchEvent(new Event("open")); },
+  send(type, data) { this.latest().dispatchEvent(new MessageEvent(type, { data: JSON.stringify(data) })); },
+  fail() { const s = this.latest(); s.readyState = 2; s.dispatchEvent(new Event("error")); },
+};
+"""
+
+
+def offer_the_stream(page):
+    """Serve the watch page as the app will once it serves the stream: with its events URL."""
+    page.add_init_script(FAKE_EVENT_SOURCE)
+
+    def with_events_url(route):
+        response = route.fetch()
+        webinar_id = route.request.url.rstrip("/").rsplit("/", 1)[1]
+        html = response.text().replace('data-events-url=""', f'data-events-url="/api/webinars/{webinar_id}/events"')
+        route.fulfill(response=response, body=html)
+
+    page.route("**/watch/*", with_events_url)
+
+
+def polls_sent(log):
+    return [url for url in log.api_requests if "/messages?" in url or "/questions?" in url or "/stats/access" in url]
+
+
+def test_the_client_polls_while_the_stream_is_down_and_returns_to_it(page_server, make_tenant, pages):
+    tenant = make_tenant()
+    _, ada = tenant.participant(name="Ada")
+    _, bob = tenant.participant(name="Bob")
+    sender, _ = pages(watch_url(page_server, tenant, ada))
+    receiver, log = pages(watch_url(page_server, tenant, bob), before_load=offer_the_stream)
+    receiver.wait_for_function("() => window.EventSource.opened.length === 1")
+    events_url = f"{page_server}/api/webinars/{tenant.webinar_id}/events?"
+    assert receiver.evaluate("__stream.latest().url").startswith(events_url)
+
+    # A stream that does not open (a buffering proxy, say) is given up for the polls after 10 s
+    # (times the cadence scale) ...
+    receiver.wait_for_selector("body[data-mode=polls]", timeout=8_000)
+    assert "does not open" in receiver.inner_text("#connection")
+    receiver.evaluate("__stream.open()")  # ... and taken up as soon as it opens.
+    receiver.wait_for_selector("body[data-mode=stream]")
+    row = {"id": 1, "author_role": "participant", "display_name": "Eve", "body": "over the stream", "hidden": False}
+    row |= {"mine": False, "created_at": "2026-01-01T00:00:00Z"}  # a message poll's row
+    receiver.evaluate("row => __stream.send('message', row)", row)
+    receiver.wait_for_selector("#messages li:has-text('over the stream')")
+    receiver.wait_for_timeout(500)  # a poll already in flight may still land
+    polled = len(polls_sent(log))
+    receiver.wait_for_timeout(2_500)
+    assert len(polls_sent(log)) == polled  # while the stream works, nothing is polled
+
+    receiver.evaluate("__stream.fail()")  # the server ended it for good (e.g. a 503)
+    receiver.wait_for_selector("body[data-mode=polls]")
+    entered(sender)
+    send(sender, "chat-form", "sent while the stream is down")
+    receiver.wait_for_selector("#messages li:has-text('sent while the stream is down')", timeout=3_000)
+
+    # The client tries the stream again (30 s, times the test's cadence scale, with jitter).
+    receiver.wait_for_function("() => window.EventSource.opened.length === 2", timeout=20_000)
+    receiver.evaluate("__stream.open()")
+    receiver.wait_for_selector("body[data-mode=stream]")
+    receiver.wait_for_timeout(500)  # a poll already in flight may still land
+    polled = len(polls_sent(log))
+    receiver.wait_for_timeout(2_500)
+    assert len(polls_sent(log)) == polled  # back on the stream, the polls stopped again
