@@ -17,6 +17,7 @@ from psycopg.rows import dict_row
 
 from jobs import access_logs, attendance
 from tests import brute_force
+from tests.browser.harness import open_page
 
 
 def token_of(headers):
@@ -305,3 +306,41 @@ def test_the_client_polls_while_the_stream_is_down_and_returns_to_it(page_server
     polled = len(polls_sent(log))
     receiver.wait_for_timeout(2_500)
     assert len(polls_sent(log)) == polled  # back on the stream, the polls stopped again
+
+
+def test_stats_access_is_revalidated_with_its_etag(page_server, make_tenant, pages):
+    tenant = make_tenant()
+    _, headers = tenant.participant()
+    answers = []
+    page, _ = pages(
+        watch_url(page_server, tenant, headers),
+        before_load=lambda p: p.on(
+            "response",
+            lambda r: "/stats/access" in r.url and answers.append((r.status, r.request.headers.get("if-none-match"))),
+        ),
+    )
+    entered(page)
+    page.wait_for_timeout(5_000)  # two or three more polls of an unchanged list
+    assert answers[0] == (200, None)
+    assert any(status == 304 and etag for status, etag in answers[1:]), answers
+
+
+def test_a_failing_server_is_given_its_retry_after_and_the_page_recovers(page_server, make_tenant, new_context):
+    tenant = make_tenant()
+    sender, _ = two_watch_pages(page_server, tenant, lambda url: open_page(new_context(), url))
+    page, log = open_page(new_context(), watch_url(page_server, tenant, tenant.participant()[1]))
+    entered(page)
+    failing = []
+
+    def unavailable(route):
+        failing.append(route.request.url)
+        route.fulfill(status=503, headers={"Retry-After": "4"}, json={"code": 503, "message": "try later"})
+
+    page.route("**/messages?*", unavailable)
+    page.wait_for_timeout(6_500)
+    # Polled every second without Retry-After; with it, once and again after 4 s at the earliest.
+    assert 1 <= len(failing) <= 2, failing
+    page.unroute("**/messages?*")
+    send(sender, "chat-form", "after the outage")
+    page.wait_for_selector("#messages li:has-text('after the outage')", timeout=8_000)
+    assert log.errors and all("503" in error for error in log.errors)  # only the outage's own
