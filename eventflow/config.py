@@ -38,6 +38,8 @@ class Settings:
     questions_poll_interval_seconds: int = 5
     poll_slowdown_factor: int = 3
     feed_marker_ttl_seconds: int = 15
+    # The pages' client cadences (ping, track, stats/access, dashboard) times this; tests shorten them.
+    page_cadence_scale: float = 1.0
 
     @classmethod
     def from_env(cls, env=None, **overrides):
