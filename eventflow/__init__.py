@@ -7,6 +7,7 @@ from flask import Flask
 from eventflow import apidoc, auth, db, embedded, errors, http, jsonlog, limits, metrics, redis_client, tenancy
 from eventflow.access import fastlane, snapshot
 from eventflow.config import Settings
+from eventflow.pages import views as pages
 
 API_TITLE = "EventFlow"
 API_VERSION = "1.0"
@@ -20,7 +21,7 @@ def create_app(settings=None, allow_embedded=True):
         settings = embedded.resolve(settings)
     else:
         settings.require_servers()
-    app = Flask(__name__, static_folder=None)  # a JSON API serves no files
+    app = Flask(__name__, static_folder=None)  # the pages blueprint serves eventflow/static/
     app.config.update(
         API_TITLE=API_TITLE,
         API_VERSION=API_VERSION,
@@ -55,6 +56,7 @@ def create_app(settings=None, allow_embedded=True):
     api = errors.Api(app, spec_kwargs={"extra_plugins": [apidoc.SchemaConstraints()]})
     errors.init_app(app)
     _register_blueprints(api)
+    app.register_blueprint(pages.blp)  # the HTML pages: no part of the API's OpenAPI document
     app.wsgi_app = fastlane.FastLane(app, app.wsgi_app)
 
     from eventflow import cli

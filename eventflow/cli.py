@@ -8,6 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup, FlaskGroup
 
 from eventflow import auth, dbcheck, embedded, migrations, seed, serve
+from eventflow.pages import links
 
 db_cli = AppGroup("db", help="Schema migrations and security checks (as the schema owner).")
 seed_cli = AppGroup("seed", help="Demo data.")
@@ -49,16 +50,26 @@ def db_check():
 
 
 @seed_cli.command("demo")
-@click.option("--json", "as_json", is_flag=True, help="Print ids and ready tokens as one JSON object.")
-def seed_demo(as_json):
-    """Fill every table with realistic rows for two agencies with two clients each."""
+@click.option("--json", "as_json", is_flag=True, help="Print ids, ready tokens and page links as one JSON object.")
+@click.option("--base-url", default=links.DEFAULT_BASE_URL, show_default=True, help="Where the service answers.")
+def seed_demo(as_json, base_url):
+    """Fill every table with realistic rows for two agencies with two clients each, and print
+    ready links to a participant's watch page and each admin's console."""
     settings = _settings()
     made = seed.seed_demo(_owner_url(), settings.jwt_secret, settings.jwt_audience)
+    ready = links.demo_links(made, base_url.rstrip("/"))
     if as_json:
         click.echo(json.dumps(made, default=str))
     else:
         webinars = sum(len(c["webinars"]) for a in made["agencies"] for c in a["clients"])
         click.echo(f"seeded {len(made['agencies'])} agencies and {webinars} webinars")
+        _echo_links(ready)
+
+
+def _echo_links(ready):
+    click.echo("open (tokens valid for 24 h; each link signs in only the browser tab it is opened in):")
+    for who, url in ready:
+        click.echo(f"  {who}:\n    {url}")
 
 
 @click.command("token")
@@ -99,8 +110,11 @@ def serve_command(bind):
     settings = _settings()
     migrations.upgrade(_owner_url(), log=click.echo)
     if seed.is_empty(_owner_url()):
-        seed.seed_demo(_owner_url(), settings.jwt_secret, settings.jwt_audience)
-        click.echo("seeded the demo data (eventflow seed demo --json makes more, with tokens)")
+        made = seed.seed_demo(_owner_url(), settings.jwt_secret, settings.jwt_audience)
+        click.echo("seeded the demo data")
+        _echo_links(links.demo_links(made, f"http://{bind}"))
+    else:
+        click.echo("the database has data: `eventflow seed demo` adds a demo tenant tree and prints links to it")
     sys.exit(serve.run(settings, bind, echo=click.echo))
 
 

@@ -43,6 +43,8 @@ class Settings:
     feed_window_changes: int = 300
     # The dashboard (GET /stats) is rebuilt at most this often per webinar and sections.
     stats_cache_seconds: float = 5.0
+    # The pages' client cadences (ping, track, stats/access, dashboard) times this; tests shorten them.
+    page_cadence_scale: float = 1.0
 
     @classmethod
     def from_env(cls, env=None, **overrides):

@@ -43,9 +43,10 @@ def commands(settings, bind):
     }
 
 
-def start_web(settings, bind, workers, output=subprocess.DEVNULL):
-    """gunicorn with gunicorn.conf.py, as ops run it, on `bind`; returns once /healthz answers."""
-    env = child_environment(settings) | {"GUNICORN_BIND": bind, "GUNICORN_WORKERS": str(workers)}
+def start_web(settings, bind, workers, output=subprocess.DEVNULL, env=None):
+    """gunicorn with gunicorn.conf.py, as ops run it, on `bind`, with `env` added to its
+    environment; returns once /healthz answers."""
+    env = child_environment(settings) | {"GUNICORN_BIND": bind, "GUNICORN_WORKERS": str(workers)} | (env or {})
     master = subprocess.Popen(commands(settings, bind)["web"], cwd=PROJECT_DIR, env=env, stdout=output, stderr=output)
     deadline = time.monotonic() + READY_SECONDS
     while not _answers(f"http://{bind}/healthz"):
