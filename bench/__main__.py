@@ -2,9 +2,10 @@
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
-from bench import harness, pgstats, profile, report
+from bench import harness, pgstats, profile, report, serving
 from bench.harness import log
 
 CAPACITY_P99_MS = 50.0
@@ -78,7 +79,17 @@ def main(argv=None):
     prof.add_argument("--saturation-tokens", type=int, default=SATURATION_TOKENS, help=SATURATION_TOKENS_HELP)
     prof.add_argument("--wall", action="store_true", help="sample idle threads too (wall time, not CPU)")
     prof.add_argument("--out-dir", type=Path, default=Path("/tmp/eventflow-bench-profile"))
+    serve = commands.add_parser("serving", help="the serving models under slow clients, on the framework floor")
+    serve.add_argument("--first-port", type=int, default=18100, help="the servers take ports from here up")
+    serve.add_argument("--slow-headers", type=int, default=300)
+    serve.add_argument("--slow-bodies", type=int, default=300)
+    serve.add_argument("--probe-seconds", type=float, default=6.0)
+    serve.add_argument("--seconds", type=int, default=10, help="closed-loop throughput run")
+    serve.add_argument("--connections", type=int, default=32)
+    serve.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.command == "serving":
+        return _print(serving.run(args, tempfile.mkdtemp(prefix="eventflow-serving-")), args.out)
 
     session = harness.Session(args)
     try:
@@ -97,9 +108,13 @@ def main(argv=None):
             text = run_crowd(session, args) if args.command == "run" else run_capacity(session, args)
     finally:
         session.stop()
+    return _print(text, args.out)
+
+
+def _print(text, out):
     print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    if out:
+        out.write_text(text + "\n")
     return 0
 
 

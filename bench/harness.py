@@ -58,6 +58,7 @@ class Session:
             "EVENTFLOW_JWT_AUDIENCE": AUDIENCE,
             # As the Procfile runs production: Prometheus metrics in multiprocess mode.
             "PROMETHEUS_MULTIPROC_DIR": str(self._fresh_dir("metrics")),
+            "EVENTFLOW_METRICS_PUBLIC": "1",  # on loopback, for the bench only
         }
         self.app = servers.Gunicorn("app", self.source, "wsgi:app", self.args.app_bind, env, self.workdir)
         self.floor = servers.Gunicorn("floor", self.source, "bench.floor:app", self.args.floor_bind, {}, self.workdir)

@@ -84,16 +84,19 @@ def token(role, sub, client_id, agency_id, name, ttl):
 
 
 @click.command("serve")
-@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Where gunicorn listens.")
-def serve_command(bind):
-    """Run the whole service: migrate, seed the demo into an empty database, then gunicorn,
-    an rq worker and the rq cron schedule."""
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Where clients connect.")
+@click.option(
+    "--no-front", is_flag=True, help="Serve with gunicorn alone on --bind, without the nginx front (README)."
+)
+def serve_command(bind, no_front):
+    """Run the whole service as production does: migrate, seed the demo into an empty database,
+    then the nginx front before gunicorn, an rq worker and the rq cron schedule."""
     settings = _settings()
     migrations.upgrade(_owner_url(), log=click.echo)
     if seed.is_empty(_owner_url()):
         seed.seed_demo(_owner_url(), settings.jwt_secret, settings.jwt_audience)
         click.echo("seeded the demo data (eventflow seed demo --json makes more, with tokens)")
-    sys.exit(serve.run(settings, bind, echo=click.echo))
+    sys.exit(serve.run(settings, bind, echo=click.echo, with_front=not no_front))
 
 
 @click.command("stop-embedded")

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from eventflow import auth, create_app, db
+from eventflow import auth, create_app, db, front
 from eventflow.config import Settings
 from eventflow.embedded import EmbeddedServices
 from eventflow.migrations import upgrade
@@ -221,3 +221,15 @@ def live_server(settings):
     yield f"http://{bind}", master
     master.send_signal(signal.SIGTERM)
     master.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def front_server(live_server, tmp_path_factory):
+    """The production front (Debian's nginx with deploy/nginx/eventflow.conf) before
+    live_server: yields its base URL. nginx must be installed (.ci/run installs it)."""
+    upstream = live_server[0].removeprefix("http://")
+    listen = f"127.0.0.1:{_free_port()}"
+    nginx = front.start(listen, upstream, tmp_path_factory.mktemp("front"))
+    yield f"http://{listen}"
+    nginx.terminate()
+    nginx.wait(timeout=10)

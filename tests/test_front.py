@@ -1,0 +1,115 @@
+"""The production front (nginx with deploy/nginx/eventflow.conf) before gunicorn: slow clients
+held without starving the service, nginx's own refusals in JSON, refused bodies and pipelined
+requests handled cleanly. Attacks from the issue's red-team pass (issue 11, rows 1, 6 and 9)."""
+
+import json
+import math
+import socket
+
+import pytest
+
+from bench.slowclients import SlowClients, percentile, probe
+
+SLOW_HEADERS = 150
+SLOW_BODIES = 150
+PROBE_SECONDS = 3
+PROBE_P99_MS = 100
+
+
+def _address(base):
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    return host, int(port)
+
+
+def _exchange(base, payload, timeout=5):
+    """Send raw bytes on one connection; everything the server sends back until it closes."""
+    with socket.create_connection(_address(base), timeout=timeout) as sock:
+        sock.sendall(payload)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+        return answer
+
+
+def _responses(answer):
+    """(status, headers, body) of each HTTP/1.1 response in `answer` (Content-Length framed)."""
+    responses = []
+    while answer:
+        head, _, rest = answer.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers = {name.lower(): value.strip() for name, value in (line.split(":", 1) for line in header_lines)}
+        length = int(headers.get("content-length", 0))
+        responses.append((int(status_line.split()[1]), headers, rest[:length]))
+        answer = rest[length:]
+    return responses
+
+
+def test_slow_clients_held_open_do_not_starve_the_service(front_server, make_tenant):
+    """Row 1: 300 connections sending their headers or (behind a valid token) their body one
+    line or byte per second, held open while probes keep answering fast. (Against gunicorn
+    alone, the same clients leave no probe answered: `python -m bench serving`, RESULTS.md.)"""
+    tenant = make_tenant()
+    _, headers = tenant.participant()
+    messages = f"/api/webinars/{tenant.webinar_id}/messages"
+    host, port = _address(front_server)
+    with SlowClients(host, port, SLOW_HEADERS, SLOW_BODIES, body_path=messages, headers=headers) as slow:
+        slow.wait_until_open()
+        latencies = probe(host, port, "/healthz", PROBE_SECONDS, interval=0.02)
+        held = slow.open_now
+    assert held == SLOW_HEADERS + SLOW_BODIES
+    assert len(latencies) > 50
+    assert all(math.isfinite(value) for value in latencies), "a probe failed while slow clients were held"
+    assert percentile(latencies, 0.99) <= PROBE_P99_MS, sorted(latencies)[-5:]
+
+
+def test_a_refused_body_closes_the_connection_and_the_next_request_is_served(front_server):
+    """Row 6: a 3 MB body is refused before it is read, the answer says `Connection: close`,
+    and a keep-alive client's next request (on a new connection, as it was told) is answered."""
+    body = b"x" * (3 * 1024 * 1024)
+    answer = _exchange(
+        front_server,
+        b"POST /api/webinars/00000000-0000-4000-8000-000000000000/messages HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body,
+    )
+    ((status, headers, payload),) = _responses(answer)
+    assert (status, headers["connection"], headers["content-type"]) == (413, "close", "application/json")
+    assert json.loads(payload)["code"] == 413
+    assert _responses(_exchange(front_server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))[0][
+        0
+    ] == 200
+
+
+def test_pipelined_requests_are_all_answered_in_order(front_server):
+    """Row 6: three requests sent at once on one connection get three answers, in order."""
+    pipelined = (
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /api/no-such-thing HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert [status for status, _, _ in _responses(_exchange(front_server, pipelined))] == [200, 404, 200]
+
+
+@pytest.mark.parametrize(
+    ("payload", "status"),
+    [
+        (b"GET /healthz?" + b"x" * 10_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 20_000 + b"\r\n\r\n", 400),
+        (b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n", 505),
+        (b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", 400),
+        (
+            b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"0\r\n\r\nGET /readyz HTTP/1.1\r\nHost: x\r\n\r\n",
+            400,
+        ),
+    ],
+    ids=["request line too long", "header too large", "bad version", "malformed chunk size", "smuggling"],
+)
+def test_the_fronts_own_refusals_are_json(front_server, payload, status):
+    """Row 9 (and row 5's malformed chunk): nginx refuses malformed HTTP itself, in the app's
+    JSON error shape, and closes the connection."""
+    ((answered, headers, body), *_) = _responses(_exchange(front_server, payload))
+    assert (answered, headers["content-type"]) == (status, "application/json")
+    assert json.loads(body)["code"] == status
