@@ -21,6 +21,7 @@ def create_app(settings=None, allow_embedded=True):
     else:
         settings.require_production()
     app = Flask(__name__, static_folder=None)  # a JSON API serves no files
+    http.match_paths_as_sent(app.url_map)
     app.config.update(
         API_TITLE=API_TITLE,
         API_VERSION=API_VERSION,

@@ -29,12 +29,16 @@ def close_after_unread_body(worker, req):
             req.must_close = True
 
 
+def match_paths_as_sent(url_map):
+    """Werkzeug would answer `//api/...` or a missing trailing slash with a 308 whose Location is
+    built from the Host header and whose body is HTML (routing redirects bypass the JSON error
+    handlers). A path matches as sent or is a 404. Before any route is added: rules take the
+    map's setting when they are added."""
+    url_map.merge_slashes = False
+    url_map.strict_slashes = False
+
+
 def init_app(app, settings):
-    # Werkzeug would answer `//api/...` or a missing trailing slash with a 308 whose Location is
-    # built from the Host header and whose body is HTML (routing redirects bypass the JSON error
-    # handlers). A path matches as sent or is a 404.
-    app.url_map.merge_slashes = False
-    app.url_map.strict_slashes = False
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(
             app.wsgi_app,

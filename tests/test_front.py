@@ -4,11 +4,11 @@ requests handled cleanly. Attacks from the issue's red-team pass (issue 11, rows
 
 import json
 import math
-import socket
 
 import pytest
 
 from bench.slowclients import SlowClients, percentile, probe
+from tests.conftest import http_call, http_responses, raw_exchange
 
 SLOW_HEADERS = 150
 SLOW_BODIES = 150
@@ -19,32 +19,6 @@ PROBE_P99_MS = 100
 def _address(base):
     host, port = base.removeprefix("http://").rsplit(":", 1)
     return host, int(port)
-
-
-def _exchange(base, payload, timeout=5):
-    """Send raw bytes on one connection; everything the server sends back until it closes."""
-    with socket.create_connection(_address(base), timeout=timeout) as sock:
-        sock.sendall(payload)
-        answer = b""
-        try:
-            while chunk := sock.recv(65536):
-                answer += chunk
-        except ConnectionResetError:
-            pass
-        return answer
-
-
-def _responses(answer):
-    """(status, headers, body) of each HTTP/1.1 response in `answer` (Content-Length framed)."""
-    responses = []
-    while answer:
-        head, _, rest = answer.partition(b"\r\n\r\n")
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        headers = {name.lower(): value.strip() for name, value in (line.split(":", 1) for line in header_lines)}
-        length = int(headers.get("content-length", 0))
-        responses.append((int(status_line.split()[1]), headers, rest[:length]))
-        answer = rest[length:]
-    return responses
 
 
 def test_slow_clients_held_open_do_not_starve_the_service(front_server, make_tenant):
@@ -69,17 +43,15 @@ def test_a_refused_body_closes_the_connection_and_the_next_request_is_served(fro
     """Row 6: a 3 MB body is refused before it is read, the answer says `Connection: close`,
     and a keep-alive client's next request (on a new connection, as it was told) is answered."""
     body = b"x" * (3 * 1024 * 1024)
-    answer = _exchange(
+    answer = raw_exchange(
         front_server,
         b"POST /api/webinars/00000000-0000-4000-8000-000000000000/messages HTTP/1.1\r\nHost: x\r\n"
         b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body,
     )
-    ((status, headers, payload),) = _responses(answer)
+    ((status, headers, payload),) = http_responses(answer)
     assert (status, headers["connection"], headers["content-type"]) == (413, "close", "application/json")
     assert json.loads(payload)["code"] == 413
-    assert _responses(_exchange(front_server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))[0][
-        0
-    ] == 200
+    assert http_call(f"{front_server}/healthz") == 200
 
 
 def test_pipelined_requests_are_all_answered_in_order(front_server):
@@ -89,7 +61,7 @@ def test_pipelined_requests_are_all_answered_in_order(front_server):
         b"GET /api/no-such-thing HTTP/1.1\r\nHost: x\r\n\r\n"
         b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
-    assert [status for status, _, _ in _responses(_exchange(front_server, pipelined))] == [200, 404, 200]
+    assert [status for status, _, _ in http_responses(raw_exchange(front_server, pipelined))] == [200, 404, 200]
 
 
 @pytest.mark.parametrize(
@@ -110,6 +82,6 @@ def test_pipelined_requests_are_all_answered_in_order(front_server):
 def test_the_fronts_own_refusals_are_json(front_server, payload, status):
     """Row 9 (and row 5's malformed chunk): nginx refuses malformed HTTP itself, in the app's
     JSON error shape, and closes the connection."""
-    ((answered, headers, body), *_) = _responses(_exchange(front_server, payload))
+    ((answered, headers, body), *_) = http_responses(raw_exchange(front_server, payload))
     assert (answered, headers["content-type"]) == (status, "application/json")
     assert json.loads(body)["code"] == status
