@@ -1,13 +1,14 @@
 """The `eventflow` console script (contract §4): a Flask CLI group with the app's commands."""
 
 import json
+import os
 import sys
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, FlaskGroup
 
-from eventflow import auth, dbcheck, embedded, migrations, seed, serve
+from eventflow import auth, dbcheck, embedded, front, migrations, seed, serve
 
 db_cli = AppGroup("db", help="Schema migrations and security checks (as the schema owner).")
 seed_cli = AppGroup("seed", help="Demo data.")
@@ -114,6 +115,24 @@ def init_app(app):
         app.cli.add_command(command)
 
 
+@click.command("front")
+@click.option("--listen", default="127.0.0.1:8080", show_default=True, help="Where clients connect.")
+@click.option(
+    "--upstream", default="127.0.0.1:8000", show_default=True, help="gunicorn's bind (host:port or unix:/path)."
+)
+@click.option(
+    "--prefix",
+    default=".eventflow/front",
+    show_default=True,
+    help="nginx's private directory: the filled-in configuration, pid file and temporary files.",
+)
+def front_command(listen, upstream, prefix):
+    """Run the production front (Debian's nginx with deploy/nginx/eventflow.conf) in the
+    foreground, before gunicorn. Needs no app, database or Redis."""
+    argv = front.command(listen, upstream, prefix)
+    os.execv(argv[0], argv)
+
+
 def _create_app():
     from eventflow import create_app
 
@@ -121,4 +140,6 @@ def _create_app():
 
 
 def main():
-    FlaskGroup(create_app=_create_app, add_version_option=False, help=__doc__)()
+    group = FlaskGroup(create_app=_create_app, add_version_option=False, help=__doc__)
+    group.add_command(front_command)
+    group()

@@ -55,7 +55,8 @@ def start(listen, upstream, prefix, output=subprocess.DEVNULL, ready_path="/heal
         if process.poll() is not None:
             raise RuntimeError(f"nginx exited with status {process.returncode} at start")
         if time.monotonic() > deadline:
-            process.kill()
+            process.terminate()  # not kill: nginx's master takes its workers down with it
+            process.wait(timeout=10)
             raise RuntimeError(f"nginx did not answer on {listen} within {READY_SECONDS} s")
         time.sleep(0.1)
     return process

@@ -85,3 +85,15 @@ def test_the_fronts_own_refusals_are_json(front_server, payload, status):
     ((answered, headers, body), *_) = http_responses(raw_exchange(front_server, payload))
     assert (answered, headers["content-type"]) == (status, "application/json")
     assert json.loads(body)["code"] == status
+
+
+@pytest.mark.parametrize(("path", "status"), [("//healthz", 200), ("/api//openapi.json", 404), ("//api/webinars", 401)])
+def test_double_slashes_are_never_redirected_through_the_front(front_server, path, status):
+    """Row 9: no 308 with a Location built from the Host header. gunicorn reads a leading `//`
+    as `/` (a path, not an authority); any other double slash matches no route."""
+    answer = raw_exchange(
+        front_server, f"GET {path} HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n".encode()
+    )
+    ((answered, headers, _),) = http_responses(answer)
+    assert (answered, headers["content-type"]) == (status, "application/json")
+    assert "location" not in headers
