@@ -85,6 +85,7 @@ def main(argv=None):
     serve.add_argument("--slow-bodies", type=int, default=300)
     serve.add_argument("--probe-seconds", type=float, default=6.0)
     serve.add_argument("--seconds", type=int, default=10, help="closed-loop throughput run")
+    serve.add_argument("--rounds", type=int, default=3, help="throughput runs per model, alternating")
     serve.add_argument("--connections", type=int, default=32)
     serve.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)

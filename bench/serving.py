@@ -39,17 +39,24 @@ def run(args, workdir):
             ("(b) gunicorn gevent, direct", gevent.bind),
             ("(c) nginx front before gunicorn gthread", front_bind),
         ]
-        rows = [measure(label, bind, args) for label, bind in models]
+        held = {label: under_slow_clients(label, bind, args) for label, bind in models}
+        # Throughput in alternating rounds, so that the machine's drift (other work on the
+        # shared cores) falls on every model alike; each round's figure is reported.
+        rps = {label: [] for label, _ in models}
+        for round_ in range(args.rounds):
+            for label, bind in models:
+                log(f"{label}: round {round_ + 1}, wrk -t1 -c{args.connections} -d{args.seconds}s /floor")
+                rps[label].append(throughput(bind, args))
     finally:
         if nginx is not None:
             nginx.terminate()
             nginx.wait(timeout=10)
         for server in started:
             server.stop()
-    return table(rows, args)
+    return table(held, rps, args)
 
 
-def measure(label, bind, args):
+def under_slow_clients(label, bind, args):
     port = int(bind.rsplit(":", 1)[1])
     log(f"{label}: probes at rest")
     idle = slowclients.probe(HOST, port, "/floor", args.probe_seconds)
@@ -61,30 +68,34 @@ def measure(label, bind, args):
             log(f"{label}: {exc}")
         held = slowclients.probe(HOST, port, "/floor", args.probe_seconds)
         open_at_end = slow.open_now
-    time.sleep(1)  # let the server drop the slow connections before the throughput run
-    log(f"{label}: wrk -t1 -c{args.connections} -d{args.seconds}s /floor")
+    time.sleep(1)  # let the server drop the slow connections before the next measurement
+    return idle, held, open_at_end
+
+
+def throughput(bind, args):
     wrk = subprocess.run(
         ["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--timeout", "5s", f"http://{bind}/floor"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    return label, idle, held, open_at_end, saturate.parse(wrk)
+    return saturate.parse(wrk)["rps"]
 
 
-def table(rows, args):
+def table(held_by_model, rps_by_model, args):
     lines = [
         f"| serving model | probes at rest p50 / p99 ms | with {args.slow_headers} slow-header + "
         f"{args.slow_bodies} slow-body connections: probes answered, p50 / p99 ms | slow connections open "
-        f"at the end | /floor rps (wrk -c{args.connections}) |",
+        f"at the end | /floor rps (wrk -c{args.connections}, each round) |",
         "|---|---:|---:|---:|---:|",
     ]
-    for label, idle, held, open_at_end, wrk in rows:
+    for label, (idle, held, open_at_end) in held_by_model.items():
         answered = sum(1 for value in held if math.isfinite(value))
         lines.append(
             f"| {label} | {_ms(slowclients.percentile(idle, 0.5))} / {_ms(slowclients.percentile(idle, 0.99))} | "
             f"{answered} of {len(held)}: {_ms(slowclients.percentile(held, 0.5))} / "
-            f"{_ms(slowclients.percentile(held, 0.99))} | {open_at_end} | {wrk['rps']:,.0f} |"
+            f"{_ms(slowclients.percentile(held, 0.99))} | {open_at_end} | "
+            f"{' / '.join(f'{value:,.0f}' for value in rps_by_model[label])} |"
         )
     return "\n".join(lines)
 
