@@ -1,4 +1,5 @@
-"""The service under gunicorn, as ops run it: smuggling refused, workers replaced when killed."""
+"""The service under gunicorn, as ops run it: smuggling refused, workers replaced when killed,
+broken and refused bodies and pipelined requests handled cleanly (issue 11, rows 5 and 6)."""
 
 import json
 import os
@@ -88,26 +89,38 @@ def test_a_broken_chunked_body_is_a_400_json_and_the_connection_closes(live_serv
     assert json.loads(body)["code"] == 400
 
 
-def test_a_refused_body_says_connection_close(live_server, make_tenant):
-    """Row 6: a 3 MB body gets 413 without being read, and the answer tells the client the
-    connection ends with it (its next request goes on a new connection instead of being lost)."""
+SERVERS = ["front_server", "live_server"]
+
+
+def _base(request, server):
+    found = request.getfixturevalue(server)
+    return found if isinstance(found, str) else found[0]
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_refused_body_closes_the_connection_and_the_next_request_is_served(request, server, make_tenant):
+    """Row 6: a 3 MB body is refused (413 JSON) before it is read, the answer says
+    `Connection: close`, and a keep-alive client's next request, on a new connection as it was
+    told, is answered. Through the front and against gunicorn alone."""
+    base = _base(request, server)
     tenant = make_tenant()
     _, headers = tenant.participant()
     body = b"x" * (3 * 1024 * 1024)
     path = f"/api/webinars/{tenant.webinar_id}/messages"
-    answer = raw_exchange(live_server[0], _post_head(path, headers, f"Content-Length: {len(body)}") + body)
+    answer = raw_exchange(base, _post_head(path, headers, f"Content-Length: {len(body)}") + body)
     ((status, headers, payload),) = http_responses(answer)
-    assert (status, headers["connection"]) == (413, "close")
+    assert (status, headers["connection"], headers["content-type"]) == (413, "close", "application/json")
     assert json.loads(payload)["code"] == 413
-    assert http_call(f"{live_server[0]}/healthz") == 200
+    assert http_call(f"{base}/healthz") == 200
 
 
-def test_pipelined_requests_after_a_normal_one_are_answered(live_server):
+@pytest.mark.parametrize("server", SERVERS)
+def test_pipelined_requests_are_all_answered_in_order(request, server):
     """Row 6: three requests sent at once on one connection get three answers, in order."""
     pipelined = (
         b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
         b"GET /api/no-such-thing HTTP/1.1\r\nHost: x\r\n\r\n"
         b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
-    answer = raw_exchange(live_server[0], pipelined)
+    answer = raw_exchange(_base(request, server), pipelined)
     assert [status for status, _, _ in http_responses(answer)] == [200, 404, 200]
