@@ -2,7 +2,7 @@
 
 import flask_smorest
 import psycopg
-from flask import jsonify
+from flask import jsonify, request
 from gunicorn.http import errors as gunicorn_errors
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import MethodNotAllowed
@@ -61,8 +61,10 @@ def init_app(app):
 
     @app.errorhandler(RecursionError)
     def nested_too_deeply(exc):
-        # Bodies are the only input of unbounded depth: json.loads recursing through thousands
-        # of nested arrays or objects (64 KiB is enough for 30,000) runs out of stack.
+        # JSON bodies are the only input of unbounded depth: json.loads recursing through
+        # thousands of nested arrays or objects (64 KiB holds 30,000) runs out of stack.
+        if not request.is_json:
+            return unexpected(exc)
         app.logger.warning("request body nested too deeply")
         return json_error(400, "the body is nested too deeply")
 
