@@ -51,6 +51,19 @@ def _common(parser):
         help="floor: drive the crowd against the framework floor (every path a constant 200), "
         "to see what gunicorn + Flask alone carry in this pattern",
     )
+    parser.add_argument(
+        "--front",
+        action="store_true",
+        help="clients connect through the production front (nginx, deploy/nginx/eventflow.conf) before "
+        "the service and the floor, as in production",
+    )
+    parser.add_argument(
+        "--front-binds",
+        nargs=2,
+        default=("127.0.0.1:18002", "127.0.0.1:18003"),
+        metavar=("APP", "FLOOR"),
+        help="where the fronts listen (with --front)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the markdown here")
 
 
