@@ -86,9 +86,7 @@ def token(role, sub, client_id, agency_id, name, ttl):
 
 @click.command("serve")
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Where clients connect.")
-@click.option(
-    "--no-front", is_flag=True, help="Serve with gunicorn alone on --bind, without the nginx front (README)."
-)
+@click.option("--no-front", is_flag=True, help="Serve with gunicorn alone on --bind, without the nginx front (README).")
 def serve_command(bind, no_front):
     """Run the whole service as production does: migrate, seed the demo into an empty database,
     then the nginx front before gunicorn, an rq worker and the rq cron schedule."""
