@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench import database, pgstats, report, saturate, schedule, servers
+from eventflow import front
 
 REPO = Path(__file__).resolve().parent.parent
 AUDIENCE = "eventflow"
@@ -31,6 +32,7 @@ class Session:
         self.source = self._source_tree(args.ref)
         self.secret = secrets.token_urlsafe(48)
         self.servers = []
+        self.fronts = []
         self.loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
     def _source_tree(self, ref):
@@ -58,13 +60,25 @@ class Session:
             "EVENTFLOW_JWT_AUDIENCE": AUDIENCE,
             # As the Procfile runs production: Prometheus metrics in multiprocess mode.
             "PROMETHEUS_MULTIPROC_DIR": str(self._fresh_dir("metrics")),
+            "EVENTFLOW_METRICS_PUBLIC": "1",  # on loopback, for the bench only
         }
         self.app = servers.Gunicorn("app", self.source, "wsgi:app", self.args.app_bind, env, self.workdir)
         self.floor = servers.Gunicorn("floor", self.source, "bench.floor:app", self.args.floor_bind, {}, self.workdir)
         self.servers = [self.app, self.floor]
         self.app.wait_ready("/healthz")
         self.floor.wait_ready("/floor")
-        log(f"service at {self.app.url}, floor at {self.floor.url}; logs in {self.workdir}")
+        # Where clients connect: gunicorn itself, or with --front the production front before each.
+        self.app_url, self.floor_url = self.app.url, self.floor.url
+        if self.args.front:
+            self.app_url = self._front("app-front", self.args.front_binds[0], self.app.bind, "/healthz")
+            self.floor_url = self._front("floor-front", self.args.front_binds[1], self.floor.bind, "/floor")
+        log(f"service at {self.app_url}, floor at {self.floor_url}; logs in {self.workdir}")
+
+    def _front(self, name, listen, upstream, ready_path):
+        log_file = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as nginx
+        nginx = front.start(listen, upstream, self.workdir / name, output=log_file, ready_path=ready_path)
+        self.fronts.append((nginx, log_file))
+        return f"http://{listen}"
 
     def _fresh_dir(self, name):
         path = self.workdir / name
@@ -72,6 +86,10 @@ class Session:
         return path
 
     def stop(self):
+        for nginx, log_file in self.fronts:
+            nginx.terminate()
+            nginx.wait(timeout=10)
+            log_file.close()
         for server in self.servers:
             server.stop()
 
@@ -84,7 +102,7 @@ class Session:
     # --- what the service offers -------------------------------------------------------------
     def status_of(self, path, token, webinar_id):
         request = urllib.request.Request(
-            f"{self.app.url}/api/webinars/{webinar_id}/{path}", headers={"Authorization": f"Bearer {token}"}
+            f"{self.app_url}/api/webinars/{webinar_id}/{path}", headers={"Authorization": f"Bearer {token}"}
         )
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
@@ -107,7 +125,7 @@ class Session:
         plans = []
         for shard in range(shards):
             plan = {
-                "base_url": self.floor.url if self.args.crowd_target == "floor" else self.app.url,
+                "base_url": self.floor_url if self.args.crowd_target == "floor" else self.app_url,
                 "webinar_id": crowd_seed.webinar_id,
                 "viewer_tokens": {i: crowd_seed.viewer_tokens[i] for i in range(shard, params.viewers, shards)},
                 "viewer_sessions": {i: crowd_seed.viewer_sessions[i] for i in range(shard, params.viewers, shards)},
@@ -156,7 +174,7 @@ class Session:
         tokens_file = self.workdir / "saturation-tokens.txt"
         tokens_file.write_text("\n".join(crowd.extra_tokens) + "\n")
         results = []
-        for label, url, method, body, etag in saturate.targets(self.app.url, self.floor.url, crowd.webinar_id):
+        for label, url, method, body, etag in saturate.targets(self.app_url, self.floor_url, crowd.webinar_id):
             log(f"saturating {label} for {seconds} s")
             before = pgstats.snapshot(self.urls["owner"]) if self.pg_stats else {}
             result = saturate.run_wrk(url, method, tokens_file, body, etag, connections=connections, seconds=seconds)
@@ -216,6 +234,7 @@ def settings_text(args, session):
         f"pool {os.environ.get('EVENTFLOW_DB_POOL_MAX', '10')}/process, snapshot max age "
         f"{os.environ.get('EVENTFLOW_SNAPSHOT_MAX_AGE_SECONDS', '1')} s; PostgreSQL and Redis of the machine "
         f"({args.postgres.split('@')[-1]}, {args.redis}); PROMETHEUS_MULTIPROC_DIR set as in the Procfile; "
+        f"{'behind the nginx front (deploy/nginx/eventflow.conf); ' if args.front else ''}"
         f"source: {args.ref or 'working tree'} "
         f"({_git_describe(args.ref)})\n"
         f"- generator: {args.generators} process(es), asyncio + uvloop + httptools (bench/http1.py), open loop, "

@@ -20,16 +20,16 @@ def create_app(settings=None, allow_embedded=True):
     if allow_embedded:
         settings = embedded.resolve(settings)
     else:
-        settings.require_servers()
+        settings.require_production()
     app = Flask(__name__, static_folder=None)  # the pages blueprint serves eventflow/static/
+    http.match_paths_as_sent(app.url_map)
     app.config.update(
         API_TITLE=API_TITLE,
         API_VERSION=API_VERSION,
         OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
-        # 64 KiB is far above any legitimate body this API takes.
-        MAX_CONTENT_LENGTH=64 * 1024,
+        MAX_CONTENT_LENGTH=http.MAX_BODY_BYTES,
         API_SPEC_OPTIONS={
             # Every operation needs a bearer token unless it says otherwise (the probes do).
             "security": [{"bearerAuth": []}],

@@ -1,13 +1,14 @@
 """The `eventflow` console script (contract §4): a Flask CLI group with the app's commands."""
 
 import json
+import os
 import sys
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, FlaskGroup
 
-from eventflow import auth, dbcheck, embedded, migrations, seed, serve
+from eventflow import auth, dbcheck, embedded, front, migrations, seed, serve
 from eventflow.pages import links
 
 db_cli = AppGroup("db", help="Schema migrations and security checks (as the schema owner).")
@@ -103,10 +104,11 @@ def token(role, sub, client_id, agency_id, webinar_id, name, ttl):
 
 
 @click.command("serve")
-@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Where gunicorn listens.")
-def serve_command(bind):
-    """Run the whole service: migrate, seed the demo into an empty database, then gunicorn,
-    an rq worker and the rq cron schedule."""
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Where clients connect.")
+@click.option("--no-front", is_flag=True, help="Serve with gunicorn alone on --bind, without the nginx front (README).")
+def serve_command(bind, no_front):
+    """Run the whole service as production does: migrate, seed the demo into an empty database,
+    then the nginx front before gunicorn, an rq worker and the rq cron schedule."""
     settings = _settings()
     migrations.upgrade(_owner_url(), log=click.echo)
     if seed.is_empty(_owner_url()):
@@ -115,7 +117,7 @@ def serve_command(bind):
         _echo_links(links.demo_links(made, f"http://{bind}"))
     else:
         click.echo("the database has data: `eventflow seed demo` adds a demo tenant tree and prints links to it")
-    sys.exit(serve.run(settings, bind, echo=click.echo))
+    sys.exit(serve.run(settings, bind, echo=click.echo, with_front=not no_front))
 
 
 @click.command("stop-embedded")
@@ -133,6 +135,24 @@ def init_app(app):
         app.cli.add_command(command)
 
 
+@click.command("front")
+@click.option("--listen", default="127.0.0.1:8080", show_default=True, help="Where clients connect.")
+@click.option(
+    "--upstream", default="127.0.0.1:8000", show_default=True, help="gunicorn's bind (host:port or unix:/path)."
+)
+@click.option(
+    "--prefix",
+    default=".eventflow/front",
+    show_default=True,
+    help="nginx's private directory: the filled-in configuration, pid file and temporary files.",
+)
+def front_command(listen, upstream, prefix):
+    """Run the production front (Debian's nginx with deploy/nginx/eventflow.conf) in the
+    foreground, before gunicorn. Needs no app, database or Redis."""
+    argv = front.command(listen, upstream, prefix)
+    os.execv(argv[0], argv)
+
+
 def _create_app():
     from eventflow import create_app
 
@@ -140,4 +160,6 @@ def _create_app():
 
 
 def main():
-    FlaskGroup(create_app=_create_app, add_version_option=False, help=__doc__)()
+    group = FlaskGroup(create_app=_create_app, add_version_option=False, help=__doc__)
+    group.add_command(front_command)
+    group()

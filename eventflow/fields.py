@@ -9,10 +9,10 @@ from marshmallow import ValidationError, fields, validate
 # in another order than it is stored ("Trojan Source"). One line also refuses the Unicode line
 # and paragraph separators.
 _BIDI_CONTROLS = r"\u202a-\u202e\u2066-\u2069"
-SINGLE_LINE_PATTERN = rf"^[^\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI_CONTROLS}]*$"
-MULTI_LINE_PATTERN = rf"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI_CONTROLS}]*$"
-_SINGLE_LINE = re.compile(SINGLE_LINE_PATTERN)
-_MULTI_LINE = re.compile(MULTI_LINE_PATTERN)
+_REFUSED_IN_LINE = rf"\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI_CONTROLS}"
+_REFUSED_IN_TEXT = rf"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI_CONTROLS}"
+_SINGLE_LINE = re.compile(rf"^[^{_REFUSED_IN_LINE}]*$")
+_MULTI_LINE = re.compile(rf"^[^{_REFUSED_IN_TEXT}]*$")
 
 # The whitespace trimmed from the ends of text: what str.strip() would take, but for the
 # characters refused above (\v, \f, \x1c-\x1f, \x85), which are validated and refused instead of
@@ -37,14 +37,21 @@ def text_problem(value, multi_line=False):
 
 
 class Printable(validate.Regexp):
-    """Printable text (the refused characters documented as a pattern, see text_problem)."""
+    """Printable text (the refused characters documented as a pattern, see text_problem);
+    `non_blank` text also needs a character that is not whitespace."""
 
-    def __init__(self, multi_line=False):
-        super().__init__(MULTI_LINE_PATTERN if multi_line else SINGLE_LINE_PATTERN)
+    def __init__(self, multi_line=False, non_blank=False):
+        refused = _REFUSED_IN_TEXT if multi_line else _REFUSED_IN_LINE
+        # Text that must say something (a message, a question) also needs one character that is
+        # not whitespace, so the spec refuses what the server would trim to nothing.
+        super().__init__(rf"^[^{refused}]*[^\s{refused}][^{refused}]*$" if non_blank else rf"^[^{refused}]*$")
         self.multi_line = multi_line
+        self.non_blank = non_blank
 
     def __call__(self, value):
         problem = text_problem(value, self.multi_line)
+        if problem is None and self.non_blank and value.isspace():
+            problem = "must not be blank"
         if problem:
             raise ValidationError(problem)
         return value

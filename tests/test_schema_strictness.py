@@ -5,6 +5,8 @@ booleans only ("yes" and 0 were taken); C1 controls and bidirectional overrides 
 wherever control characters are; trailing \\x1c-\\x1f are refused, not trimmed away before
 validation (str.strip() removes them)."""
 
+import re
+
 import pytest
 
 
@@ -104,3 +106,14 @@ def test_surrounding_spaces_are_trimmed_and_line_breaks_kept(client, world):
     posted = client.post(f"{world['base']}/messages", json={"body": body}, headers=world["viewer"])
     assert posted.status_code == 201
     assert posted.json["body"] == "first line\r\n\tsecond line"
+
+
+@pytest.mark.parametrize("blank", ["\n\n", " \t ", "\u3000\r\n"])
+def test_blank_text_is_refused_by_the_spec_as_by_the_server(client, world, blank):
+    """Whitespace alone trims to nothing: the documented pattern refuses it, so schema-valid
+    data is never refused (schemathesis found "\\n\\n" passing the spec and getting a 422)."""
+    schema = client.get("/api/openapi.json").json["components"]["schemas"]["NewMessage"]
+    assert re.fullmatch(schema["properties"]["body"]["pattern"], blank) is None
+    assert re.fullmatch(schema["properties"]["body"]["pattern"], f"{blank}hi{blank}")
+    posted = client.post(f"{world['base']}/messages", json={"body": blank}, headers=world["viewer"])
+    assert posted.status_code == 422

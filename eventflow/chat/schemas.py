@@ -19,7 +19,7 @@ QUESTION_STATUSES = ("pending", "answered", "hidden")
 
 
 def _text(max_length, **kwargs):
-    return Text(validate=[validate.Length(1, max_length), Printable(multi_line=True)], **kwargs)
+    return Text(validate=[validate.Length(1, max_length), Printable(multi_line=True, non_blank=True)], **kwargs)
 
 
 class PollArgsSchema(Schema):
