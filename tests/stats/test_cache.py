@@ -13,7 +13,6 @@ from eventflow.stats import cache, sections
 from eventflow.stats.schemas import SECTIONS
 from tests.conftest import bearer, checkouts
 
-
 INTERVAL = 2.0
 
 
