@@ -4,6 +4,7 @@ from the environment (GUNICORN_BIND, GUNICORN_WORKERS, GUNICORN_THREADS)."""
 import multiprocessing
 import os
 
+from eventflow.gunicorn_hooks import child_exit, on_starting  # noqa: F401 (gunicorn reads them)
 from eventflow.http import close_after_unread_body
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
@@ -31,21 +32,3 @@ limit_request_field_size = 8190
 pre_request = close_after_unread_body
 accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # off unless asked: the hot path is loud
 wsgi_app = "wsgi:app"
-
-
-# Prometheus in multiprocess mode (eventflow/metrics.py): with PROMETHEUS_MULTIPROC_DIR set, each
-# worker writes its metrics there; start from an empty directory and drop a dead worker's gauges.
-def on_starting(server):
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-        for name in os.listdir(directory):
-            if name.endswith(".db"):
-                os.remove(os.path.join(directory, name))
-
-
-def child_exit(server, worker):
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(worker.pid)

@@ -73,7 +73,8 @@ def _register_blueprints(api):
     from eventflow.chat.views import blp as chat
     from eventflow.health.views import blp as health
     from eventflow.stats.views import blp as stats
+    from eventflow.stream.views import blp as stream
     from eventflow.webinars.views import blp as webinars
 
-    for blueprint in (health, webinars, access, chat, stats):
+    for blueprint in (health, webinars, access, chat, stats, stream):
         api.register_blueprint(blueprint)

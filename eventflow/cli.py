@@ -106,9 +106,16 @@ def token(role, sub, client_id, agency_id, webinar_id, name, ttl):
 @click.command("serve")
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Where clients connect.")
 @click.option("--no-front", is_flag=True, help="Serve with gunicorn alone on --bind, without the nginx front (README).")
-def serve_command(bind, no_front):
+@click.option(
+    "--stream-bind",
+    default=front.DEFAULT_STREAM_UPSTREAM,
+    show_default=True,
+    help="With --no-front: where the stream process listens.",
+)
+def serve_command(bind, no_front, stream_bind):
     """Run the whole service as production does: migrate, seed the demo into an empty database,
-    then the nginx front before gunicorn, an rq worker and the rq cron schedule."""
+    then the nginx front before gunicorn and the stream process, an rq worker and the rq cron
+    schedule."""
     settings = _settings()
     migrations.upgrade(_owner_url(), log=click.echo)
     if seed.is_empty(_owner_url()):
@@ -117,7 +124,7 @@ def serve_command(bind, no_front):
         _echo_links(links.demo_links(made, f"http://{bind}"))
     else:
         click.echo("the database has data: `eventflow seed demo` adds a demo tenant tree and prints links to it")
-    sys.exit(serve.run(settings, bind, echo=click.echo, with_front=not no_front))
+    sys.exit(serve.run(settings, bind, echo=click.echo, with_front=not no_front, stream_bind=stream_bind))
 
 
 @click.command("stop-embedded")
@@ -141,15 +148,21 @@ def init_app(app):
     "--upstream", default="127.0.0.1:8000", show_default=True, help="gunicorn's bind (host:port or unix:/path)."
 )
 @click.option(
+    "--stream-upstream",
+    default=front.DEFAULT_STREAM_UPSTREAM,
+    show_default=True,
+    help="The stream process's bind (gunicorn_stream.conf.py).",
+)
+@click.option(
     "--prefix",
     default=".eventflow/front",
     show_default=True,
     help="nginx's private directory: the filled-in configuration, pid file and temporary files.",
 )
-def front_command(listen, upstream, prefix):
+def front_command(listen, upstream, stream_upstream, prefix):
     """Run the production front (Debian's nginx with deploy/nginx/eventflow.conf) in the
-    foreground, before gunicorn. Needs no app, database or Redis."""
-    argv = front.command(listen, upstream, prefix)
+    foreground, before gunicorn and the stream process. Needs no app, database or Redis."""
+    argv = front.command(listen, upstream, prefix, stream_upstream)
     os.execv(argv[0], argv)
 
 

@@ -45,6 +45,10 @@ class Settings:
     feed_window_changes: int = 300
     # The dashboard (GET /stats) is rebuilt at most this often per webinar and sections.
     stats_cache_seconds: float = 5.0
+    # Event streams one stream process holds at most (fewer if its file descriptors are fewer).
+    stream_max_connections: int = 10000
+    # A stream with nothing to send sends a comment this often (the issue: every 15-30 s).
+    stream_heartbeat_seconds: float = 20.0
     # The pages' client cadences (ping, track, stats/access, dashboard) times this; tests shorten them.
     page_cadence_scale: float = 1.0
 

@@ -1,6 +1,7 @@
 """The production front as a local instance: Debian's nginx with deploy/nginx/eventflow.conf,
-filled in for one listen address and one gunicorn upstream, under a private prefix directory
-(its pid file, temporary files and the filled-in configuration), in the foreground."""
+filled in for one listen address, one gunicorn upstream and one stream process upstream, under a
+private prefix directory (its pid file, temporary files and the filled-in configuration), in the
+foreground."""
 
 import os
 import shutil
@@ -11,7 +12,9 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE = PROJECT_DIR / "deploy" / "nginx" / "eventflow.conf"
-PLACEHOLDERS = ("${EVENTFLOW_LISTEN}", "${EVENTFLOW_UPSTREAM}")
+PLACEHOLDERS = ("${EVENTFLOW_LISTEN}", "${EVENTFLOW_UPSTREAM}", "${EVENTFLOW_STREAM_UPSTREAM}")
+# gunicorn_stream.conf.py's default bind.
+DEFAULT_STREAM_UPSTREAM = "127.0.0.1:8001"
 READY_SECONDS = 10
 # Debian installs nginx in /usr/sbin, which an unprivileged user's PATH often lacks.
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
@@ -24,32 +27,35 @@ def nginx_binary():
     return found
 
 
-def render(listen, upstream):
-    """The template with its two placeholders filled in."""
+def render(listen, upstream, stream_upstream=DEFAULT_STREAM_UPSTREAM):
+    """The template with its placeholders filled in."""
     text = TEMPLATE.read_text()
-    for placeholder, value in zip(PLACEHOLDERS, (listen, upstream), strict=True):
+    for placeholder, value in zip(PLACEHOLDERS, (listen, upstream, stream_upstream), strict=True):
         text = text.replace(placeholder, value)
     if "${EVENTFLOW_" in text:
         raise RuntimeError(f"{TEMPLATE} has a placeholder that front.render does not fill")
     return text
 
 
-def command(listen, upstream, prefix):
+def command(listen, upstream, prefix, stream_upstream=DEFAULT_STREAM_UPSTREAM):
     """Write the configuration under `prefix` and return the nginx command that serves it in the
     foreground."""
     prefix = Path(prefix).resolve()
     (prefix / "temp").mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
-    conf.write_text(render(listen, upstream))
+    conf.write_text(render(listen, upstream, stream_upstream))
     # Started by root, nginx's workers would become `nobody`, who cannot reach a private prefix
     # (or gunicorn's socket) under a 0700 directory: a local instance keeps its starter's user.
     globals_ = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
     return [nginx_binary(), "-p", str(prefix), "-c", str(conf), "-e", "stderr", "-g", globals_]
 
 
-def start(listen, upstream, prefix, output=subprocess.DEVNULL, ready_path="/healthz"):
-    """nginx in front of `upstream`; returns once `listen` answers `ready_path` through it."""
-    process = subprocess.Popen(command(listen, upstream, prefix), stdout=output, stderr=output)
+def start(
+    listen, upstream, prefix, output=subprocess.DEVNULL, ready_path="/healthz", stream_upstream=DEFAULT_STREAM_UPSTREAM
+):
+    """nginx in front of `upstream` (and `stream_upstream`); returns once `listen` answers
+    `ready_path` through it."""
+    process = subprocess.Popen(command(listen, upstream, prefix, stream_upstream), stdout=output, stderr=output)
     deadline = time.monotonic() + READY_SECONDS
     while not answers(f"http://{listen}{ready_path}"):
         if process.poll() is not None:

@@ -7,6 +7,7 @@ files there and /metrics adds them up. Without it, each process reports its own 
 Recorded where they happen: SNAPSHOT_REBUILDS and CACHE_HITS / CACHE_MISSES labelled
 "stats_access" (the stats/access snapshot) and "stats" (the dashboard) by shared_documents.py,
 "chat_window" by chat/window.py; CACHE_HITS / CACHE_MISSES{cache="webinar"} by tenancy.lookup_webinar,
+the STREAM_ figures by stream/hub.py,
 BREAKER_STATE{breaker="database-polls"} by breaker.py on each state change, FAST_LANE and the
 request counts of the polls it answers by access/fastlane.py. Another area imports
 this module and increments the same way.
@@ -61,6 +62,17 @@ BREAKER_STATE = Gauge(
     multiprocess_mode="livemax",
 )
 BREAKER_CLOSED, BREAKER_HALF_OPEN, BREAKER_OPEN = 0, 1, 2
+# The event streams (stream/hub.py).
+STREAMS_OPEN = Gauge("eventflow_stream_open", "Event streams open", multiprocess_mode="livesum")
+STREAM_EVENTS_SENT = Counter("eventflow_stream_events_sent_total", "Events sent on streams", ["event"])
+STREAM_FANOUT_LAG = Histogram(
+    "eventflow_stream_fanout_lag_seconds",
+    "From a change's publication to its events queued for every stream of its webinar in a process",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+STREAM_DATABASE_READS = Counter(
+    "eventflow_stream_database_reads_total", "Feed reads the streams made as one caller", ["reason"]
+)
 JOB_FAILURES = Counter("eventflow_job_failures_total", "RQ job runs that failed (after their retries)", ["job"])
 JOB_DURATION = Histogram(
     "eventflow_job_duration_seconds",

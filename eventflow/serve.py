@@ -1,7 +1,8 @@
 """`eventflow serve`: the whole service on one machine, as production runs it — the nginx front
-(eventflow/front.py) before gunicorn, an rq worker and the rq cron schedule — supervised until
-one of them exits or the command is interrupted. `start_web` starts the gunicorn part alone, as
-the tests and the tenant soak run it."""
+(eventflow/front.py) before gunicorn (the API) and the stream process (gunicorn's gevent worker,
+for the event streams), an rq worker and the rq cron schedule — supervised until one of them
+exits or the command is interrupted. `start_web` and `start_stream` start one gunicorn alone, as
+the tests and the benches run them."""
 
 import os
 import signal
@@ -37,10 +38,11 @@ def child_environment(settings):
     return env
 
 
-def commands(settings, bind):
+def commands(settings, bind, stream_bind):
     python = sys.executable
     return {
         "web": [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", bind],
+        "stream": [python, "-m", "gunicorn", "-c", "gunicorn_stream.conf.py", "--bind", stream_bind],
         "worker": [python, "-m", "rq.cli", "worker", "--url", settings.redis_url, *QUEUES],
         "schedule": [python, "-m", "rq.cli", "cron", "--url", settings.redis_url, "jobs/schedule.py"],
     }
@@ -49,8 +51,18 @@ def commands(settings, bind):
 def start_web(settings, bind, workers, output=subprocess.DEVNULL, env=None):
     """gunicorn with gunicorn.conf.py, as ops run it, on `bind`, with `env` added to its
     environment; returns once /healthz answers."""
+    return _start_gunicorn("web", settings, bind, workers, output, env)
+
+
+def start_stream(settings, bind, workers, output=subprocess.DEVNULL, env=None):
+    """The stream process (gunicorn_stream.conf.py, gevent workers) on `bind`, as start_web."""
+    return _start_gunicorn("stream", settings, bind, workers, output, env)
+
+
+def _start_gunicorn(name, settings, bind, workers, output, env):
     env = child_environment(settings) | {"GUNICORN_BIND": bind, "GUNICORN_WORKERS": str(workers)} | (env or {})
-    master = subprocess.Popen(commands(settings, bind)["web"], cwd=PROJECT_DIR, env=env, stdout=output, stderr=output)
+    argv = commands(settings, bind, bind)[name]
+    master = subprocess.Popen(argv, cwd=PROJECT_DIR, env=env, stdout=output, stderr=output)
     deadline = time.monotonic() + READY_SECONDS
     while not front.answers(f"http://{bind}/healthz"):
         if master.poll() is not None:
@@ -62,16 +74,17 @@ def start_web(settings, bind, workers, output=subprocess.DEVNULL, env=None):
     return master
 
 
-def run(settings, bind, echo=print, with_front=True):
-    """Serve on `bind`: through the nginx front to gunicorn on a private unix socket, or with
-    `with_front=False` gunicorn itself on `bind` (no slow-client defence: README)."""
+def run(settings, bind, echo=print, with_front=True, stream_bind=None):
+    """Serve on `bind`: through the nginx front to gunicorn and the stream process on private
+    unix sockets, or with `with_front=False` gunicorn itself on `bind` and the stream process on
+    `stream_bind` (no slow-client defence, and the pages then poll: README)."""
     env = child_environment(settings)
-    argvs = commands(settings, bind)
+    argvs = commands(settings, bind, stream_bind)
     if with_front:
         prefix = Path(settings.state_dir) / "front"
-        upstream = f"unix:{prefix / 'web.sock'}"
-        argvs["front"] = front.command(bind, upstream, prefix)
-        argvs["web"] = commands(settings, upstream)["web"]
+        upstream, stream_upstream = f"unix:{prefix / 'web.sock'}", f"unix:{prefix / 'stream.sock'}"
+        argvs["front"] = front.command(bind, upstream, prefix, stream_upstream)
+        argvs |= commands(settings, upstream, stream_upstream)
         env["EVENTFLOW_TRUSTED_PROXIES"] = "1"  # the front sets X-Forwarded-For
     children = {name: subprocess.Popen(argv, cwd=PROJECT_DIR, env=env) for name, argv in argvs.items()}
     echo(f"serving on http://{bind} ({', '.join(children)} running; Ctrl-C stops all)")

@@ -22,6 +22,7 @@ from eventflow.access.schemas import (
 from eventflow.access.snapshot import snapshots
 from eventflow.apidoc import PARTICIPANT_ACCESS_RULES, document_errors
 from eventflow.auth import EVERYONE, PARTICIPANT, PARTICIPANTS, require_token
+from eventflow.stream import notices
 from eventflow.tenancy import admits, enter_webinar
 
 blp = Blueprint(
@@ -68,6 +69,9 @@ class Track(MethodView):
         principal, _ = enter_webinar(webinar_id, PARTICIPANTS, writes=True)
         params = {"session_id": body["session_id"], "display_name": principal.name, "user_agent": body["user_agent"]}
         row = db.connection().execute(queries.TRACK, params).fetchone()
+        if row["opened"]:
+            # The viewer's streams of older sessions end within moments (stream/notices.py).
+            db.after_commit(lambda: notices.announce_session(webinar_id, principal.user_id, row["session_id"]))
         return row, 201 if row["opened"] else 200
 
 

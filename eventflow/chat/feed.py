@@ -21,17 +21,20 @@ from flask import current_app
 
 from eventflow import config
 from eventflow.redis_client import get_redis
+from eventflow.stream import notices
 
 log = logging.getLogger(__name__)
 
 MESSAGES, QUESTIONS = "messages", "questions"
 
-# KEYS[1] = marker, ARGV[1] = seq, ARGV[2] = ttl: set to max(current, seq), refresh the ttl.
+# KEYS[1] = marker, ARGV[1] = seq, ARGV[2] = ttl, ARGV[3] = channel, ARGV[4] = the notice: set to
+# max(current, seq), refresh the ttl, and when it rose tell the stream processes (stream/notices.py).
 RAISE_MARKER = """
 local current = tonumber(redis.call('get', KEYS[1]) or '-1')
 local seq = tonumber(ARGV[1])
 if seq > current then
     redis.call('set', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
+    redis.call('publish', ARGV[3], ARGV[4])
     return seq
 end
 return current
@@ -56,7 +59,9 @@ def raise_marker(webinar_id, feed, seq):
     """Raise the marker to `seq`, a head that has committed. Never lowers it."""
     try:
         script = get_redis().register_script(RAISE_MARKER)
-        script(keys=[marker_key(webinar_id, feed)], args=[seq, config.current().feed_marker_ttl_seconds])
+        notice = f"{webinar_id} {feed} {seq} {notices.now()}"
+        ttl = config.current().feed_marker_ttl_seconds
+        script(keys=[marker_key(webinar_id, feed)], args=[seq, ttl, notices.CHANNEL, notice])
     except redis.RedisError:
         log.warning("Redis unavailable; %s marker of webinar %s not raised to %s", feed, webinar_id, seq)
 

@@ -132,7 +132,7 @@ class Windows:
         """The caller's page from the window, or None when PostgreSQL must answer."""
         if self.size <= 0:
             return None
-        window = self._current(webinar, feed_name, marker)
+        window = self.current(webinar, feed_name, marker)
         if window is None or not window.covers(after) or window.changed_for(principal.user_id, after):
             metrics.CACHE_MISSES.labels(METRIC_NAME).inc()
             return None
@@ -140,7 +140,10 @@ class Windows:
         audience = ADMINS_VIEW if principal.role in ADMINS else PARTICIPANTS_VIEW
         return window.page(feed_name, audience, after, limit, status)
 
-    def _current(self, webinar, feed_name, marker):
+    def current(self, webinar, feed_name, marker):
+        """The feed's window, refreshed if it is behind `marker` (the polls, and the stream's one
+        read per change); None when there is none to be had (Redis down, a cold window whose
+        refill failed)."""
         key = f"{webinar.id}:{feed_name}"
         copy = self._copies.get(key)
         if _fresh(copy, marker):
