@@ -60,6 +60,9 @@ TICK_SECONDS = 0.5
 ADMIN_VIEWER_LIMIT = 5000  # what the admin console asks stats/access for
 FD_RESERVE = 200  # descriptors kept for the pool, Redis, logs and the listening socket
 LISTEN_RETRY_SECONDS = 1.0
+# A delivery that could not finish (a window being refilled elsewhere) is tried again after this.
+RETRY_SECONDS = 0.05
+DATABASE_RETRY_SECONDS = 1.0
 
 # Set by the stream's gunicorn configuration: the worker whose `alive` turning False means stop.
 _worker = None
@@ -173,28 +176,33 @@ class Channel:
                     metrics.STREAM_FANOUT_LAG.observe(max(0.0, time.time() - published_at))
 
     def _deliver(self, feed_name):
-        """Bring every subscriber up to the feed's head."""
+        """Bring every subscriber up to the feed's head; if that cannot be done now (the window
+        is still being refilled by another process, the database failed), try again shortly:
+        no later notice may come to wake this channel."""
         marker, redis_ok = feed.read_marker(self.webinar.id, feed_name)
         behind = [s for s in self.subscribers if not s.closed and (marker is None or s.cursors[feed_name] < marker)]
         if not behind:
             return
         shared = window.windows().current(self.webinar, feed_name, marker) if redis_ok else None
+        # A window behind the marker is being refilled by another process: soon in Redis.
+        retry_after = RETRY_SECONDS if shared is not None and marker is not None and shared.head < marker else None
         rendered = {}
         for subscriber in behind:
             after = subscriber.cursors[feed_name]
-            if (
-                shared is not None
-                and shared.covers(after)
-                and not shared.changed_for(subscriber.principal.user_id, after)
-            ):
+            own_rows_changed = shared is not None and shared.changed_for(subscriber.principal.user_id, after)
+            if shared is not None and shared.covers(after) and not own_rows_changed:
                 key = (subscriber.audience, after)
                 if key not in rendered:
                     rendered[key] = self._from_window(shared, feed_name, subscriber.audience, after)
                 page = rendered[key]
             else:
                 page = self._from_postgres(subscriber, feed_name, after, "own rows" if shared else "no window")
-            if page is not None:
+            if page is None:
+                retry_after = DATABASE_RETRY_SECONDS
+            else:
                 self._send(subscriber, feed_name, *page)
+        if retry_after is not None:
+            gevent.spawn_later(retry_after, self.notify, (feed_name,))
 
     @staticmethod
     def _from_window(shared, feed_name, audience, after):

@@ -85,7 +85,10 @@ class Stream:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(f"no such event in {timeout} s; saw {seen}")
-            event = self.next(left)
+            try:
+                event = self.next(left)
+            except TimeoutError:
+                raise TimeoutError(f"no such event in {timeout} s; at {self.last_id}, saw {seen}") from None
             if "comment" in event:
                 continue
             seen.append(event)
@@ -100,7 +103,10 @@ class Stream:
         """Every event until the stream's cursor reaches `cursor` ("m:q")."""
         if self.last_id == cursor:
             return []
-        return self.until(lambda event: event.get("id") == cursor, timeout)
+        try:
+            return self.until(lambda event: event.get("id") == cursor, timeout)
+        except TimeoutError as exc:
+            raise TimeoutError(f"the stream did not reach {cursor}: {exc}") from None
 
     def close(self):
         self.connection.close()
