@@ -68,11 +68,15 @@ def test_another_tenants_admin_and_a_participant_the_polls_refuse_get_404(make_t
     assert open_stream(tenant.webinar_id).status == 401
 
 
-def test_bad_cursors_are_422(make_tenant, open_stream):
+def test_bad_input_is_a_4xx(make_tenant, open_stream):
     tenant = make_tenant()
     _, viewer = tenant.participant()
     assert open_stream(tenant.webinar_id, viewer, "?after=12").status == 422
     assert open_stream(tenant.webinar_id, viewer | {"Last-Event-ID": "x:1"}).status == 422
+    assert open_stream(tenant.webinar_id, viewer, "?session_id=nope").status == 422
+    for hostile in ("nul%00inside", "C1%C2%85control", "bidi%E2%80%AEoverride", "x" * 65):
+        assert open_stream(tenant.webinar_id, query=f"?ticket={hostile}").status == 401
+        assert open_stream(tenant.webinar_id, viewer, f"?after={hostile}").status == 422
 
 
 def test_an_api_process_answers_503_so_clients_keep_polling(client, make_tenant):
