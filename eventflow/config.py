@@ -49,6 +49,9 @@ class Settings:
     stream_max_connections: int = 10000
     # A stream with nothing to send sends a comment this often (the issue: every 15-30 s).
     stream_heartbeat_seconds: float = 20.0
+    # Whether the pages give their client the stream's URL: only where the front routes it to a
+    # stream process (`eventflow serve` without --no-front, the Procfile); else they poll.
+    pages_offer_stream: bool = True
     # The pages' client cadences (ping, track, stats/access, dashboard) times this; tests shorten them.
     page_cadence_scale: float = 1.0
 

@@ -86,6 +86,8 @@ def run(settings, bind, echo=print, with_front=True, stream_bind=None):
         argvs["front"] = front.command(bind, upstream, prefix, stream_upstream)
         argvs |= commands(settings, upstream, stream_upstream)
         env["EVENTFLOW_TRUSTED_PROXIES"] = "1"  # the front sets X-Forwarded-For
+    else:
+        env["EVENTFLOW_PAGES_OFFER_STREAM"] = "0"  # nothing routes the stream to its process
     children = {name: subprocess.Popen(argv, cwd=PROJECT_DIR, env=env) for name, argv in argvs.items()}
     echo(f"serving on http://{bind} ({', '.join(children)} running; Ctrl-C stops all)")
 

@@ -3,14 +3,12 @@ participant page and the admin's live console. Each page is a static shell: its 
 bearer token from the URL fragment and talks to the JSON API like any other client, so the pages
 hold no data and need no token themselves."""
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 
 from eventflow import config
 from eventflow.pages.csp import with_page_policy
 
 STATIC_FOLDER = "../static"
-# The live channel (issue 13). The pages offer it to their client only once the app serves it.
-EVENTS_RULE = "/api/webinars/<uuid:webinar_id>/events"
 
 # Static files are not versioned in their names: browsers may keep them but ask each time.
 STATIC_CACHE_CONTROL = "no-cache"
@@ -26,10 +24,9 @@ def revalidate_static_files(response):
 
 
 def _events_url(webinar_id):
-    """The stream's URL when this app serves one, else "" (the client then polls)."""
-    if any(rule.rule == EVENTS_RULE for rule in current_app.url_map.iter_rules()):
-        return f"/api/webinars/{webinar_id}/events"
-    return ""
+    """The live stream's URL when the deployment has a stream process behind the front
+    (EVENTFLOW_PAGES_OFFER_STREAM, README: "The live stream"), else "" (the client then polls)."""
+    return url_for("stream.Events", webinar_id=webinar_id) if config.current().pages_offer_stream else ""
 
 
 def _client_settings(webinar_id):

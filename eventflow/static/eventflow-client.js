@@ -28,7 +28,8 @@ export const CADENCES = {
   questions: 5,
   dashboard: 15,
   streamOpen: 10, // a stream not open by then (a buffering proxy, say) is as good as broken
-  streamRetry: 30,
+  streamRetry: 30, // after a stream that did not open (refused, unreachable)
+  streamResume: 2, // after an open stream ended (a reload, a dropped connection)
 };
 const JITTER = 0.1; // ±10 % on every cadence
 const FULL_PAGE = 50; // the polls' default page size: a full page means more is waiting
@@ -79,11 +80,13 @@ export class Breaker {
 }
 
 // The one function that knows how the live stream authenticates. An EventSource cannot send an
-// Authorization header; the live-channel issue chooses how the token travels (a short-lived
-// ticket, or ?access_token= kept out of every log): change only this when it does.
-export function openEventSource(eventsUrl, token) {
+// Authorization header, and a token in a URL would end up in logs: the stream is opened with a
+// one-time ticket (POST <events>/tickets with the token, EventFlowClient.openStream) instead.
+// `query`: the stream's own parameters (after, session_id), those with a value.
+export function openEventSource(eventsUrl, ticket, query = {}) {
   const url = new URL(eventsUrl, location.href);
-  url.searchParams.set("access_token", token);
+  url.searchParams.set("ticket", ticket);
+  for (const [name, value] of Object.entries(query)) if (value) url.searchParams.set(name, value);
   return new EventSource(url);
 }
 
@@ -353,42 +356,72 @@ export class EventFlowClient extends EventTarget {
   // --- the live stream ------------------------------------------------------------------------
 
   // Open the stream if the server offers one; false when it does not. While the stream is open
-  // the polls stop; when it breaks they start at once and the stream is tried again later.
+  // the polls stop; when it breaks they start at once and the stream is tried again later, from
+  // where the stream (or the polls meanwhile) got to: the stream's event ids are the polls'
+  // cursors, "<messages>:<questions>".
   connectStream() {
     if (!this.eventsUrl || this.stoppedFor) return false;
-    const source = openEventSource(this.eventsUrl, this.token);
+    this.loop("stream-wait", () => this.pollUnlessStreaming(), this.cadence(CADENCES.streamOpen));
+    this.openStream().catch(() => this.streamBroke(null, false));
+    return true;
+  }
+
+  async openStream() {
+    const { ticket } = await this.call("POST", "/events/tickets");
+    if (this.stoppedFor) return;
+    const after = `${this.cursors.messages}:${this.cursors.questions}`;
+    const source = openEventSource(this.eventsUrl, ticket, { after, session_id: this.sessionId });
     this.source = source;
+    let opened = false;
     source.addEventListener("open", () => {
+      opened = true;
       this.cancel("stream-wait");
       this.stopPolls();
       this.setMode("stream");
     });
-    this.loop("stream-wait", () => this.pollUnlessStreaming(source), this.cadence(CADENCES.streamOpen));
-    source.addEventListener("error", () => {
-      this.startPolls("the live stream broke");
-      if (source.readyState === EventSource.CLOSED && this.source === source) {
-        this.source = null;
-        this.loop("stream", () => this.retryStream(), this.cadence(CADENCES.streamRetry));
-      }
-    });
+    // A ticket opens one stream once, so the EventSource's own reconnection would be refused:
+    // the client reconnects itself, with a new ticket, from the last event's id.
+    source.addEventListener("error", () => this.source === source && this.streamBroke(source, opened));
     for (const feed of ["messages", "questions"]) {
       const kind = feed.slice(0, -1); // "message", "question": one changed row each
       source.addEventListener(kind, (event) => {
+        this.takeCursors(event.lastEventId);
         this.dispatchEvent(new CustomEvent(feed, { detail: { rows: [JSON.parse(event.data)], removed: [] } }));
       });
     }
     source.addEventListener("removed", (event) => {
+      this.takeCursors(event.lastEventId);
       const { feed, ids } = JSON.parse(event.data);
       this.dispatchEvent(new CustomEvent(feed, { detail: { rows: [], removed: ids } }));
     });
     source.addEventListener("access", (event) => this.receiveAccess(JSON.parse(event.data)));
     source.addEventListener("superseded", () => this.supersede());
-    return true;
+    source.addEventListener("expired", () => this.stop("unauthorized"));
   }
 
-  pollUnlessStreaming(source) {
+  // An event id is both feeds' cursors (an id alone, with no event, moves them past changes
+  // this viewer does not see: only the EventSource's lastEventId shows it).
+  takeCursors(eventId) {
+    const match = /^(\d+):(\d+)$/.exec(eventId || "");
+    if (match) [this.cursors.messages, this.cursors.questions] = [match[1], match[2]];
+  }
+
+  streamBroke(source, wasOpen) {
+    if (source) {
+      this.takeCursors(source.lastEventId);
+      source.close();
+    }
+    this.source = null;
+    this.cancel("stream-wait");
+    if (this.stoppedFor) return;
+    this.startPolls("the live stream broke");
+    const wait = wasOpen ? CADENCES.streamResume : CADENCES.streamRetry;
+    this.loop("stream", () => this.retryStream(), this.cadence(wait));
+  }
+
+  pollUnlessStreaming() {
     this.cancel("stream-wait"); // a one-off
-    if (source.readyState !== EventSource.OPEN) this.startPolls("the live stream does not open");
+    if (this.source?.readyState !== EventSource.OPEN) this.startPolls("the live stream does not open");
   }
 
   retryStream() {

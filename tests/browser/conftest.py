@@ -17,7 +17,9 @@ def page_server(settings, services):
     its log is gunicorn.log in the suite's state directory."""
     bind = f"127.0.0.1:{_free_port()}"
     with open(os.path.join(services["state_dir"], "gunicorn.log"), "ab") as log:
-        master = start_web(settings, bind, workers=2, output=log, env=FAST_SERVER_ENV)
+        # No stream process behind it: its pages poll (test_stream.py has one).
+        env = FAST_SERVER_ENV | {"EVENTFLOW_PAGES_OFFER_STREAM": "0"}
+        master = start_web(settings, bind, workers=2, output=log, env=env)
     yield f"http://{bind}"
     master.send_signal(signal.SIGTERM)
     master.wait(timeout=30)

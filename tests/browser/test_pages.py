@@ -104,7 +104,8 @@ def send(page, form, text):
 
 def test_a_message_reaches_another_watch_page_within_3_s_over_the_polls(page_server, make_tenant, pages):
     sender, receiver = two_watch_pages(page_server, make_tenant(), pages)
-    # No stream is offered today: both pages run on the polls (the stream's fallback).
+    # page_server has no stream process and offers none: both pages run on the polls (the
+    # stream's fallback; test_stream.py has the real stream).
     assert sender.get_attribute("body", "data-mode") == receiver.get_attribute("body", "data-mode") == "polls"
     text = f"hello from Ada {uuid.uuid4().hex[:6]}"
     send(sender, "chat-form", text)
@@ -231,9 +232,10 @@ def test_a_closed_watch_page_leaves_the_live_list(page_server, make_tenant, page
     console.wait_for_selector(row, state="detached", timeout=6_000)
 
 
-# A stand-in for the browser's EventSource that the test opens, feeds and breaks at will: the
-# live stream (issue 13) is not served yet, so this drives the client's switching between the
-# stream and the polls, while the polls themselves are the real server's.
+# A stand-in for the browser's EventSource that the test opens, feeds and breaks at will: it drives
+# the client's switching between the stream and the polls in a case the real stream does not show
+# (one that never opens, as behind a buffering proxy), while the polls and the stream's tickets
+# are the real server's. test_stream.py runs the pages on the real stream.
 FAKE_EVENT_SOURCE = """
 window.EventSource = class extends EventTarget {
   static CONNECTING = 0; static OPEN = 1; static CLOSED = 2;
@@ -251,7 +253,7 @@ window.__stream = {
 
 
 def offer_the_stream(page):
-    """Serve the watch page as the app will once it serves the stream: with its events URL."""
+    """Serve the watch page as a deployment with a stream process does: with its events URL."""
     page.add_init_script(FAKE_EVENT_SOURCE)
 
     def with_events_url(route):

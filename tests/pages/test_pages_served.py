@@ -11,7 +11,6 @@ import pytest
 from eventflow import auth
 from eventflow.http import SECURITY_HEADERS
 from eventflow.pages.csp import PAGE_POLICY
-from eventflow.pages.views import EVENTS_RULE
 from tests.conftest import JWT_SECRET
 
 STATIC = Path(__file__).resolve().parents[2] / "eventflow" / "static"
@@ -100,13 +99,11 @@ def test_each_vendored_library_ships_with_its_licence():
     assert set(versions) == {"uplot", "swagger-ui-dist"}
 
 
-def test_the_stream_is_offered_only_when_the_app_serves_it(make_app, make_tenant):
+def test_the_stream_is_offered_only_where_a_stream_process_serves_it(make_app, make_tenant):
     webinar_id = make_tenant().webinar_id
-    without = make_app()
+    without = make_app(pages_offer_stream=False)
     assert 'data-events-url=""' in without.test_client().get(f"/watch/{webinar_id}").get_data(as_text=True)
-    with_stream = make_app()
-    with_stream.add_url_rule(EVENTS_RULE, "events", lambda webinar_id: "")
-    page = with_stream.test_client().get(f"/watch/{webinar_id}").get_data(as_text=True)
+    page = make_app().test_client().get(f"/watch/{webinar_id}").get_data(as_text=True)
     assert f'data-events-url="/api/webinars/{webinar_id}/events"' in page
 
 
