@@ -5,7 +5,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import harness, pgstats, profile, report, serving
+from bench import harness, pgstats, profile, report, serving, stream
 from bench.harness import log
 
 CAPACITY_P99_MS = 50.0
@@ -92,6 +92,11 @@ def main(argv=None):
     prof.add_argument("--saturation-tokens", type=int, default=SATURATION_TOKENS, help=SATURATION_TOKENS_HELP)
     prof.add_argument("--wall", action="store_true", help="sample idle threads too (wall time, not CPU)")
     prof.add_argument("--out-dir", type=Path, default=Path("/tmp/eventflow-bench-profile"))
+    live = commands.add_parser("stream", help="N event streams held while chat, Q&A and presence change")
+    _common(live)
+    live.add_argument("--streams", type=int, default=10000)
+    live.add_argument("--stream-bind", default="127.0.0.1:18004")
+    live.add_argument("--duration", type=float, default=30.0, help="measured seconds once every stream is open")
     serve = commands.add_parser("serving", help="the serving models under slow clients, on the framework floor")
     serve.add_argument("--first-port", type=int, default=18100, help="the servers take ports from here up")
     serve.add_argument("--slow-headers", type=int, default=300)
@@ -118,6 +123,8 @@ def main(argv=None):
                     profile.profile(session, args.seconds, args.rate, args.out_dir, args.wall),
                 ]
             )
+        elif args.command == "stream":
+            text = stream.run(session, args)
         else:
             text = run_crowd(session, args) if args.command == "run" else run_capacity(session, args)
     finally:

@@ -1,4 +1,5 @@
-"""The service and the framework floor, each under gunicorn with the repository's gunicorn.conf.py."""
+"""The service and the framework floor, each under gunicorn with the repository's gunicorn.conf.py (the
+stream process with gunicorn_stream.conf.py)."""
 
 import os
 import signal
@@ -12,7 +13,7 @@ BENCH_ROOT = Path(__file__).resolve().parent.parent  # where `bench` is importab
 
 
 class Gunicorn:
-    def __init__(self, name, source_dir, app, bind, env, log_dir, extra_args=()):
+    def __init__(self, name, source_dir, app, bind, env, log_dir, extra_args=(), conf="gunicorn.conf.py"):
         self.name, self.bind = name, bind
         self.log_path = Path(log_dir) / f"{name}.log"
         environ = dict(os.environ, **env)
@@ -21,7 +22,7 @@ class Gunicorn:
         gunicorn = Path(sys.executable).with_name("gunicorn")
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the server
         self.process = subprocess.Popen(
-            [str(gunicorn), "-c", str(Path(source_dir) / "gunicorn.conf.py"), *extra_args, app],
+            [str(gunicorn), "-c", str(Path(source_dir) / conf), *extra_args, app],
             cwd=source_dir,
             env=environ,
             stdout=self.log,
