@@ -26,8 +26,8 @@ values (%s, %s, %s, 'Bench webinar', 'live', %s, %s) returning id
 """
 # N registered viewers in one statement; their display names go into their tokens too.
 REGISTER_VIEWERS = """
-insert into registrations (webinar_id, user_id, display_name, registered_at)
-select %s, gen_random_uuid(), 'Viewer ' || lpad(i::text, 6, '0'), now() - interval '1 day'
+insert into registrations (webinar_id, user_id, client_id, agency_id, display_name, registered_at)
+select %s, gen_random_uuid(), %s, %s, 'Viewer ' || lpad(i::text, 6, '0'), now() - interval '1 day'
 from generate_series(1, %s) i
 returning user_id, display_name
 """
@@ -104,7 +104,7 @@ def seed_crowd(owner_url, secret, audience, viewers, admins, present=0, extra=0,
         webinar_id = conn.execute(
             CREATE_WEBINAR, (client_id, agency_id, slug, now - timedelta(minutes=5), now + timedelta(hours=6))
         ).fetchone()[0]
-        rows = conn.execute(REGISTER_VIEWERS, (webinar_id, viewers)).fetchall() if viewers else []
+        rows = conn.execute(REGISTER_VIEWERS, (webinar_id, client_id, agency_id, viewers)).fetchall() if viewers else []
         rows.sort(key=lambda row: row[1])
         sessions = {}
         if present:

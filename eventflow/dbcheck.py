@@ -5,7 +5,10 @@ must have row-level security enabled and forced and at least one policy; the app
 not be superuser, bypass RLS or own anything (a schema included), nor be members of a role that is
 or does (they could SET ROLE to it); no view of an application schema may run as its owner, and no
 materialized view may hold rows outside row-level security; every SECURITY DEFINER function must
-pin its search_path.
+pin its search_path. Objects that belong to an extension (Citus' own views in `public`) are the
+extension's, not the application's. On Citus (`distribution_problems`), every application table
+must also be distributed or a reference table, with row-level security enabled and forced on
+every shard of it, where the workers' queries read.
 """
 
 import psycopg
@@ -22,6 +25,8 @@ join pg_namespace n on n.oid = c.relnamespace
 where n.nspname <> 'information_schema' and n.nspname not like 'pg\\_%'
   and c.relkind in ('r', 'p')
   and (n.nspname, c.relname) <> ('public', 'schema_migrations')
+  and not exists (select from pg_depend d
+                  where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
   and (not c.relrowsecurity or not c.relforcerowsecurity
        or not exists (select from pg_policy p where p.polrelid = c.oid))
 order by 1
@@ -67,6 +72,8 @@ select format('%I.%I', n.nspname, c.relname) as view_name, c.relkind = 'm' as ma
 from pg_class c
 join pg_namespace n on n.oid = c.relnamespace
 where n.nspname <> 'information_schema' and n.nspname not like 'pg\\_%'
+  and not exists (select from pg_depend d
+                  where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
   and (c.relkind = 'm'
        or (c.relkind = 'v'
            and not exists (select from unnest(coalesce(c.reloptions, '{}')) as option
@@ -85,6 +92,51 @@ where p.prosecdef
                   where setting like 'search_path=%')
 order by 1
 """
+
+HAS_CITUS = "select exists (select from pg_extension where extname = 'citus')"
+
+# Application tables (as above) that Citus neither distributes by hash nor keeps as a reference
+# table: a plain table on the coordinator, or a Citus local table.
+UNDISTRIBUTED_TABLES = """
+select format('%I.%I', n.nspname, c.relname) as table_name
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+where n.nspname <> 'information_schema' and n.nspname not like 'pg\\_%'
+  and c.relkind in ('r', 'p')
+  and (n.nspname, c.relname) <> ('public', 'schema_migrations')
+  and not exists (select from pg_depend d
+                  where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
+  and not exists (select from pg_dist_partition p
+                  where p.logicalrelid = c.oid and (p.partmethod = 'h' or p.repmodel = 't'))
+order by 1
+"""
+
+# Each shard placement's own pg_class row, read on the node that holds it.
+SHARDS_WITHOUT_RLS = """
+select p.logicalrelid::regclass::text as table_name, r.nodename, r.nodeport, r.result
+from pg_dist_partition p
+cross join lateral run_command_on_placements(
+    p.logicalrelid,
+    $$select relrowsecurity and relforcerowsecurity from pg_class where oid = '%s'::regclass$$) r
+where not r.success or r.result <> 't'
+order by 1, 2, 3
+"""
+
+
+def distribution_problems(conn):
+    """On Citus: application tables that are not distributed or reference tables, and shards
+    without enabled and forced row-level security. Nothing on plain PostgreSQL."""
+    if not conn.execute(HAS_CITUS).fetchone()[0]:
+        return []
+    problems = [
+        f"table {table}: neither distributed nor a reference table on Citus"
+        for (table,) in conn.execute(UNDISTRIBUTED_TABLES)
+    ]
+    problems.extend(
+        f"table {table}: a shard on {host}:{port} has RLS not enabled or not forced ({result})"
+        for table, host, port, result in conn.execute(SHARDS_WITHOUT_RLS)
+    )
+    return problems
 
 
 def find_problems(owner_url):
@@ -128,4 +180,5 @@ def find_problems(owner_url):
                 problems.append(f"view {view} runs as its owner, bypassing row-level security (not security_invoker)")
         for (function,) in conn.execute(DEFINER_WITHOUT_SEARCH_PATH):
             problems.append(f"SECURITY DEFINER function {function} has no fixed search_path")
+        problems.extend(distribution_problems(conn))
     return problems

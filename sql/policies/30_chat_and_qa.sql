@@ -9,16 +9,16 @@ grant update (hidden) on messages to eventflow_app;
 
 create policy "participants read visible messages of their webinar" on messages
     for select to eventflow_app
-    using (webinar_id = (select app.participant_webinar_id())
-           and (not hidden or user_id = (select app.participant_id())));
+    using (webinar_id = app.participant_webinar_id()
+           and (not hidden or user_id = app.participant_id()));
 create policy "participants post messages as themselves" on messages
     for insert to eventflow_app
-    with check (webinar_id = (select app.participant_webinar_id())
-                and user_id = (select app.participant_id())
+    with check (webinar_id = app.participant_webinar_id()
+                and user_id = app.participant_id()
                 and author_role = 'participant' and not hidden);
 create policy "admins manage their tenant's messages" on messages
     for all to eventflow_app
-    using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
+    using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());
 
 
 call app.reset_security('questions');
@@ -30,17 +30,17 @@ grant update (answer, answered_by, answered_at, status, pinned, updated_at) on q
 -- What a webinar's Q&A shows a viewer: their own questions and the answered public ones.
 create policy "participants read their own and answered public questions" on questions
     for select to eventflow_app
-    using (webinar_id = (select app.participant_webinar_id())
-           and (user_id = (select app.participant_id()) or (status = 'answered' and is_public)));
+    using (webinar_id = app.participant_webinar_id()
+           and (user_id = app.participant_id() or (status = 'answered' and is_public)));
 create policy "participants ask questions as themselves" on questions
     for insert to eventflow_app
-    with check (webinar_id = (select app.participant_webinar_id())
-                and user_id = (select app.participant_id())
+    with check (webinar_id = app.participant_webinar_id()
+                and user_id = app.participant_id()
                 and status = 'pending' and not pinned
                 and answer is null and answered_by is null and answered_at is null);
 create policy "admins manage their tenant's questions" on questions
     for all to eventflow_app
-    using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
+    using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());
 
 
 call app.reset_security('reactions');
@@ -48,17 +48,17 @@ grant select, insert, delete on reactions to eventflow_app;
 
 create policy "participants read reactions in their webinar" on reactions
     for select to eventflow_app
-    using (webinar_id = (select app.participant_webinar_id()));
+    using (webinar_id = app.participant_webinar_id());
 create policy "participants react as themselves" on reactions
     for insert to eventflow_app
-    with check (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
+    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
 create policy "participants withdraw their own reactions" on reactions
     for delete to eventflow_app
-    using (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
+    using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
 -- Admins see the upvote counts; reacting is the viewers' own business.
 create policy "admins read their tenant's reactions" on reactions
     for select to eventflow_app
-    using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
+    using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());
 
 
 call app.reset_security('chat_feeds');
@@ -67,10 +67,10 @@ grant select on chat_feeds to eventflow_app;
 
 create policy "participants read the feeds of their webinar" on chat_feeds
     for select to eventflow_app
-    using (webinar_id = (select app.participant_webinar_id()));
+    using (webinar_id = app.participant_webinar_id());
 create policy "admins read their tenant's feeds" on chat_feeds
     for select to eventflow_app
-    using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
+    using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());
 
 
 -- What a participant's poll must be told to take away: rows of their webinar changed after the
