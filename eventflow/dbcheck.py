@@ -12,6 +12,9 @@ every shard of it, where the workers' queries read.
 """
 
 import psycopg
+from psycopg.rows import tuple_row
+
+from eventflow import migrations
 
 APP_ROLES = ("eventflow_app", "eventflow_worker")
 
@@ -93,8 +96,6 @@ where p.prosecdef
 order by 1
 """
 
-HAS_CITUS = "select exists (select from pg_extension where extname = 'citus')"
-
 # Application tables (as above) that Citus neither distributes by hash nor keeps as a reference
 # table: a plain table on the coordinator, or a Citus local table.
 UNDISTRIBUTED_TABLES = """
@@ -126,15 +127,16 @@ order by 1, 2, 3
 def distribution_problems(conn):
     """On Citus: application tables that are not distributed or reference tables, and shards
     without enabled and forced row-level security. Nothing on plain PostgreSQL."""
-    if not conn.execute(HAS_CITUS).fetchone()[0]:
+    if not migrations.has_citus(conn):
         return []
+    cursor = conn.cursor(row_factory=tuple_row)
     problems = [
         f"table {table}: neither distributed nor a reference table on Citus"
-        for (table,) in conn.execute(UNDISTRIBUTED_TABLES)
+        for (table,) in cursor.execute(UNDISTRIBUTED_TABLES).fetchall()
     ]
     problems.extend(
         f"table {table}: a shard on {host}:{port} has RLS not enabled or not forced ({result})"
-        for table, host, port, result in conn.execute(SHARDS_WITHOUT_RLS)
+        for table, host, port, result in cursor.execute(SHARDS_WITHOUT_RLS).fetchall()
     )
     return problems
 

@@ -15,6 +15,7 @@ first as well, so a fresh database can be migrated from nothing.
 from pathlib import Path
 
 import psycopg
+from psycopg.rows import tuple_row
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
@@ -90,4 +91,5 @@ def distribute(conn):
 
 
 def has_citus(conn):
-    return conn.execute(HAS_CITUS).fetchone()[0]
+    """Whether `conn`'s database has the citus extension (any row factory)."""
+    return conn.cursor(row_factory=tuple_row).execute(HAS_CITUS).fetchone()[0]

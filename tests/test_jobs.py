@@ -169,7 +169,7 @@ def test_a_job_killed_halfway_leaves_the_last_result_and_a_rerun_completes_it(
         with psycopg.connect(services["worker_url"], row_factory=dict_row) as doomed:
             thread, outcome = _run_in_thread(lambda: access_logs.run(doomed, settings, webinar_ids=[tenant.webinar_id]))
             pid = _wait_until_blocked(owner)
-            owner.execute("select pg_terminate_backend(%s)", (pid,))
+            owner.execute("select pg_terminate_backend(%s::integer)", (pid,))
             thread.join(10)
         blocker.rollback()
     assert isinstance(outcome.get("error"), psycopg.OperationalError)
@@ -185,7 +185,7 @@ def test_the_job_retries_after_its_connection_is_killed(owner, settings, service
     with psycopg.connect(services["owner_url"], row_factory=dict_row) as blocker:
         blocker.execute("lock table webinar_attendance in share mode")
         thread, outcome = _run_in_thread(lambda: attendance.rollup_attendance(webinar_ids=[tenant.webinar_id]))
-        owner.execute("select pg_terminate_backend(%s)", (_wait_until_blocked(owner),))
+        owner.execute("select pg_terminate_backend(%s::integer)", (_wait_until_blocked(owner),))
         blocker.rollback()
     thread.join(30)
     assert "error" not in outcome, outcome

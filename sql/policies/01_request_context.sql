@@ -39,6 +39,13 @@ create or replace function app.admin_agency_id() returns uuid
     language sql stable parallel safe
     return case when app.setting('app.role') = 'agency_admin' then app.setting('app.agency_id')::uuid end;
 
+-- The wall clock for policy checks: clock_timestamp(), declared STABLE because Citus refuses
+-- VOLATILE functions in an UPDATE (they could differ between shards). A policy check reads it
+-- once per row, on the node that holds the row, which is all a check needs.
+create or replace function app.clock() returns timestamptz
+    language sql stable parallel safe
+    return pg_catalog.clock_timestamp();
+
 -- Policy files start from a clean slate for their tables, so a policy deleted from a file is
 -- deleted from the database too when the files are re-applied.
 create or replace procedure app.reset_security(tbl regclass)
@@ -58,6 +65,6 @@ begin
 end
 $$;
 revoke all on procedure app.reset_security(regclass) from public;
-grant execute on function app.setting(text), app.user_id(), app.participant_id(),
+grant execute on function app.setting(text), app.clock(), app.user_id(), app.participant_id(),
     app.participant_webinar_id(), app.admin_client_id(), app.admin_agency_id()
     to eventflow_app, eventflow_worker;

@@ -69,15 +69,15 @@ create policy "participants open their own sessions" on webinar_user_sessions
     for insert to eventflow_app
     with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
 -- Only an open session moves, and never into the future: a closed one stays closed, and the
--- watch time the rollups read from it cannot be stretched. clock_timestamp(), not now(): a ping
--- that started after this transaction may already have committed a later heartbeat.
+-- watch time the rollups read from it cannot be stretched. The wall clock (app.clock()), not
+-- now(): a ping that started after this transaction may already have committed a later heartbeat.
 create policy "participants refresh and close their own open sessions" on webinar_user_sessions
     for update to eventflow_app
     using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
            and exited_at is null)
     with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
-                and last_heartbeat_at <= clock_timestamp()
-                and (exited_at is null or exited_at <= greatest(clock_timestamp(), entered_at)));
+                and last_heartbeat_at <= app.clock()
+                and (exited_at is null or exited_at <= greatest(app.clock(), entered_at)));
 create policy "admins read their tenant's sessions" on webinar_user_sessions
     for select to eventflow_app
     using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());

@@ -77,10 +77,13 @@ create policy "admins read their tenant's feeds" on chat_feeds
 -- cursor that the policies above now hide from them (hidden messages, hidden questions), as
 -- (seq, id) and nothing else. Other people's rows only: the caller still sees their own.
 -- DEFINER because the policies hide exactly these rows; it answers only inside the caller's own
--- participant context.
+-- participant context. On Citus the poll runs on the webinar's shard, and so does this function
+-- inside it: nested execution is allowed because it reads only that webinar, on the same node
+-- (on plain PostgreSQL the setting is an unused placeholder).
 create or replace function app.removed_messages(webinar uuid, after_seq bigint)
     returns table (seq bigint, id bigint)
     language sql stable security definer set search_path = pg_catalog
+    set citus.allow_nested_distributed_execution = on
     as $$
 select m.seq, m.id from public.messages m
 where m.webinar_id = webinar and webinar = app.participant_webinar_id()
@@ -90,6 +93,7 @@ $$;
 create or replace function app.removed_questions(webinar uuid, after_seq bigint)
     returns table (seq bigint, id bigint)
     language sql stable security definer set search_path = pg_catalog
+    set citus.allow_nested_distributed_execution = on
     as $$
 select q.seq, q.id from public.questions q
 where q.webinar_id = webinar and webinar = app.participant_webinar_id()
@@ -106,6 +110,8 @@ create or replace function app.upvote_question(webinar uuid, question bigint, up
     as $$
 declare
     target public.questions;
+    -- In a variable: Citus evaluates no function inside a CASE (the helper is one) of a DELETE.
+    voter uuid := app.participant_id();
 begin
     select * into target from public.questions q where q.webinar_id = webinar and q.id = question;
     if not found then
@@ -113,12 +119,12 @@ begin
     end if;
     if up then
         insert into public.reactions (webinar_id, client_id, agency_id, user_id, target_type, target_id, kind)
-        values (target.webinar_id, target.client_id, target.agency_id, app.participant_id(), 'question', target.id, 'upvote')
+        values (target.webinar_id, target.client_id, target.agency_id, voter, 'question', target.id, 'upvote')
         on conflict do nothing;
     else
         delete from public.reactions r
         where r.webinar_id = webinar and r.target_type = 'question' and r.target_id = question
-          and r.kind = 'upvote' and r.user_id = app.participant_id();
+          and r.kind = 'upvote' and r.user_id = voter;
     end if;
     return query
         select (select count(*) from public.reactions r
