@@ -77,13 +77,15 @@ def database_urls(server_url, name):
     }
 
 
-def recreate(server_url, name, source_dir):
-    """Drop and create `name`, enable pg_stat_statements in it and migrate it; return its URLs."""
+def recreate(server_url, name, source_dir, reuse=False):
+    """Drop and create `name` (unless `reuse`), enable pg_stat_statements in it and migrate it;
+    return its URLs."""
     if not name.replace("_", "").isalnum():
         raise ValueError(f"not a plain database name: {name!r}")
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f"drop database if exists {name} with (force)")
-        conn.execute(f"create database {name}")
+    if not reuse:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f"drop database if exists {name} with (force)")
+            conn.execute(f"create database {name}")
     urls = database_urls(server_url, name)
     with psycopg.connect(urls["owner"], autocommit=True) as conn:
         conn.execute("create extension if not exists pg_stat_statements")
