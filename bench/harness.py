@@ -252,7 +252,8 @@ def settings_text(args, session):
         "the Procfile; "
         f"source: {args.ref or 'working tree'} "
         f"({_git_describe(args.ref)})\n"
-        f"- generator: {max(args.generators, args.instances)} process(es), asyncio + uvloop + httptools (bench/http1.py), open loop, "
+        f"- generator: {max(args.generators, args.instances)} process(es), "
+        "asyncio + uvloop + httptools (bench/http1.py), open loop, "
         f"{args.connections} keep-alive connections, timeout {args.timeout:.0f} s, "
         f"**on the same 2 cores as the service** (niceness {GENERATOR_NICENESS}); load average when the run "
         f"began: {session.loadavg}" + (FLOOR_TARGET_NOTE if args.crowd_target == "floor" else "")
