@@ -18,6 +18,8 @@
 -- Triggers on distributed tables (the chat feed's, migration 0006) need enable_unsafe_triggers;
 -- their functions only touch the same webinar's colocated shards.
 set local citus.enable_unsafe_triggers = on;
+-- One connection per node for the whole transaction: the foreign keys added back reach shards,
+-- and reference tables' placements, that this same transaction created.
 set local citus.multi_shard_modify_mode = 'sequential';
 
 create temp table distribution_plan on commit drop as
