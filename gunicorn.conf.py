@@ -4,6 +4,8 @@ from the environment (GUNICORN_BIND, GUNICORN_WORKERS, GUNICORN_THREADS)."""
 import multiprocessing
 import os
 
+from eventflow.http import close_after_unread_body
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Requests are short and mostly wait on Redis or PostgreSQL: a few threads per process. (Two
 # threads gave no gain beyond the bench's run-to-run noise, and with fewer threads a database
@@ -25,6 +27,8 @@ keepalive = 5
 limit_request_line = 4096
 limit_request_fields = 50
 limit_request_field_size = 8190
+# After a body the app refuses or cannot read whole, the connection is closed, and says so.
+pre_request = close_after_unread_body
 accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # off unless asked: the hot path is loud
 wsgi_app = "wsgi:app"
 

@@ -2,9 +2,10 @@
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
-from bench import harness, pgstats, profile, report
+from bench import harness, pgstats, profile, report, serving
 from bench.harness import log
 
 CAPACITY_P99_MS = 50.0
@@ -58,6 +59,19 @@ def _common(parser):
         help="floor: drive the crowd against the framework floor (every path a constant 200), "
         "to see what gunicorn + Flask alone carry in this pattern",
     )
+    parser.add_argument(
+        "--front",
+        action="store_true",
+        help="clients connect through the production front (nginx, deploy/nginx/eventflow.conf) before "
+        "the service and the floor, as in production",
+    )
+    parser.add_argument(
+        "--front-binds",
+        nargs=2,
+        default=("127.0.0.1:18002", "127.0.0.1:18003"),
+        metavar=("APP", "FLOOR"),
+        help="where the fronts listen (with --front)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the markdown here")
 
 
@@ -94,7 +108,20 @@ def main(argv=None):
     prof.add_argument("--saturation-tokens", type=int, default=SATURATION_TOKENS, help=SATURATION_TOKENS_HELP)
     prof.add_argument("--wall", action="store_true", help="sample idle threads too (wall time, not CPU)")
     prof.add_argument("--out-dir", type=Path, default=Path("/tmp/eventflow-bench-profile"))
+    serve = commands.add_parser("serving", help="the serving models under slow clients, on the framework floor")
+    serve.add_argument("--first-port", type=int, default=18100, help="the servers take ports from here up")
+    serve.add_argument("--slow-headers", type=int, default=300)
+    serve.add_argument("--slow-bodies", type=int, default=300)
+    serve.add_argument("--probe-seconds", type=float, default=6.0)
+    serve.add_argument("--seconds", type=int, default=10, help="closed-loop throughput run")
+    serve.add_argument("--rounds", type=int, default=3, help="throughput runs per model, alternating")
+    serve.add_argument("--connections", type=int, default=32)
+    serve.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.command == "serving":
+        return _print(serving.run(args, tempfile.mkdtemp(prefix="eventflow-serving-")), args.out)
+    if args.front and (args.instances > 1 or args.command == "instances"):
+        parser.error("--front stands before one instance: leave out --instances or --front")
     if args.command == "instances":
         return compare_instances(args)
 
@@ -115,9 +142,13 @@ def main(argv=None):
             text = run_crowd(session, args) if args.command == "run" else run_capacity(session, args)
     finally:
         session.stop()
+    return _print(text, args.out)
+
+
+def _print(text, out):
     print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    if out:
+        out.write_text(text + "\n")
     return 0
 
 

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench import database, pgstats, report, saturate, schedule, servers
+from eventflow import front
 
 REPO = Path(__file__).resolve().parent.parent
 AUDIENCE = "eventflow"
@@ -31,6 +32,7 @@ class Session:
         self.source = self._source_tree(args.ref)
         self.secret = secrets.token_urlsafe(48)
         self.servers = []
+        self.fronts = []
         self.loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
     def _source_tree(self, ref):
@@ -57,6 +59,7 @@ class Session:
             "REDIS_URL": self.args.redis,
             "EVENTFLOW_JWT_SECRET": self.secret,
             "EVENTFLOW_JWT_AUDIENCE": AUDIENCE,
+            "EVENTFLOW_METRICS_PUBLIC": "1",  # on loopback, for the bench only
         }
         # More than one instance stands for app machines behind a proxy: each its own gunicorn on
         # its own port (the next ones after --app-bind), all on the same database and Redis, and
@@ -82,8 +85,20 @@ class Session:
         for app in self.apps:
             app.wait_ready("/healthz")
         self.floor.wait_ready("/floor")
-        urls = ", ".join(app.url for app in self.apps)
-        log(f"service at {urls}, floor at {self.floor.url}; logs in {self.workdir}")
+        # Where clients connect: gunicorn itself, or with --front the production front before each
+        # (one instance only: the command line refuses --front with --instances).
+        self.app_urls, self.floor_url = [app.url for app in self.apps], self.floor.url
+        if self.args.front:
+            self.app_urls = [self._front("app-front", self.args.front_binds[0], self.app.bind, "/healthz")]
+            self.floor_url = self._front("floor-front", self.args.front_binds[1], self.floor.bind, "/floor")
+        self.app_url = self.app_urls[0]
+        log(f"service at {', '.join(self.app_urls)}, floor at {self.floor_url}; logs in {self.workdir}")
+
+    def _front(self, name, listen, upstream, ready_path):
+        log_file = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as nginx
+        nginx = front.start(listen, upstream, self.workdir / name, output=log_file, ready_path=ready_path)
+        self.fronts.append((nginx, log_file))
+        return f"http://{listen}"
 
     def _fresh_dir(self, name):
         path = self.workdir / name
@@ -91,6 +106,10 @@ class Session:
         return path
 
     def stop(self):
+        for nginx, log_file in self.fronts:
+            nginx.terminate()
+            nginx.wait(timeout=10)
+            log_file.close()
         for server in self.servers:
             server.stop()
 
@@ -103,7 +122,7 @@ class Session:
     # --- what the service offers -------------------------------------------------------------
     def status_of(self, path, token, webinar_id):
         request = urllib.request.Request(
-            f"{self.app.url}/api/webinars/{webinar_id}/{path}", headers={"Authorization": f"Bearer {token}"}
+            f"{self.app_url}/api/webinars/{webinar_id}/{path}", headers={"Authorization": f"Bearer {token}"}
         )
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
@@ -127,9 +146,9 @@ class Session:
         start_at = time.time() + 2.0 + 0.2 * shards
         plans = []
         for shard in range(shards):
-            target = self.floor if self.args.crowd_target == "floor" else self.apps[shard % len(self.apps)]
+            target = self.floor_url if self.args.crowd_target == "floor" else self.app_urls[shard % len(self.app_urls)]
             plan = {
-                "base_url": target.url,
+                "base_url": target,
                 "webinar_id": crowd_seed.webinar_id,
                 "viewer_tokens": {i: crowd_seed.viewer_tokens[i] for i in range(shard, params.viewers, shards)},
                 "viewer_sessions": {i: crowd_seed.viewer_sessions[i] for i in range(shard, params.viewers, shards)},
@@ -178,7 +197,7 @@ class Session:
         tokens_file = self.workdir / "saturation-tokens.txt"
         tokens_file.write_text("\n".join(crowd.extra_tokens) + "\n")
         results = []
-        for label, url, method, body, etag in saturate.targets(self.app.url, self.floor.url, crowd.webinar_id):
+        for label, url, method, body, etag in saturate.targets(self.app_url, self.floor_url, crowd.webinar_id):
             log(f"saturating {label} for {seconds} s")
             before = pgstats.snapshot(self.urls["owner"]) if self.pg_stats else {}
             result = saturate.run_wrk(url, method, tokens_file, body, etag, connections=connections, seconds=seconds)
@@ -250,6 +269,7 @@ def settings_text(args, session):
         f"{os.environ.get('EVENTFLOW_SNAPSHOT_MAX_AGE_SECONDS', '1')} s; PostgreSQL and Redis of the machine "
         f"({args.postgres.split('@')[-1]}/{args.database}, {args.redis}); PROMETHEUS_MULTIPROC_DIR set as in "
         "the Procfile; "
+        f"{'behind the nginx front (deploy/nginx/eventflow.conf); ' if args.front else ''}"
         f"source: {args.ref or 'working tree'} "
         f"({_git_describe(args.ref)})\n"
         f"- generator: {max(args.generators, args.instances)} process(es), "

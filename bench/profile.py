@@ -83,7 +83,7 @@ def profile(session, seconds, rate, out_dir, wall=False):
     tokens_file = session.workdir / "profile-tokens.txt"
     tokens_file.write_text("\n".join(crowd.extra_tokens) + "\n")
     sections = []
-    targets = {label: rest for label, *rest in saturate.targets(session.app.url, session.floor.url, crowd.webinar_id)}
+    targets = {label: rest for label, *rest in saturate.targets(session.app_url, session.floor_url, crowd.webinar_id)}
     for label in ENDPOINTS:
         url, method, body, etag = targets[label]
         raw = out_dir / f"{'wall' if wall else 'cpu'}-{label.split(' ')[0].replace('/', '-')}.collapsed.txt"

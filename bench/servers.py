@@ -12,7 +12,7 @@ BENCH_ROOT = Path(__file__).resolve().parent.parent  # where `bench` is importab
 
 
 class Gunicorn:
-    def __init__(self, name, source_dir, app, bind, env, log_dir):
+    def __init__(self, name, source_dir, app, bind, env, log_dir, extra_args=()):
         self.name, self.bind = name, bind
         self.log_path = Path(log_dir) / f"{name}.log"
         environ = dict(os.environ, **env)
@@ -21,7 +21,7 @@ class Gunicorn:
         gunicorn = Path(sys.executable).with_name("gunicorn")
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the server
         self.process = subprocess.Popen(
-            [str(gunicorn), "-c", str(Path(source_dir) / "gunicorn.conf.py"), app],
+            [str(gunicorn), "-c", str(Path(source_dir) / "gunicorn.conf.py"), *extra_args, app],
             cwd=source_dir,
             env=environ,
             stdout=self.log,

@@ -4,9 +4,10 @@ import logging
 
 from flask import Flask
 
-from eventflow import auth, db, embedded, errors, http, jsonlog, limits, metrics, redis_client, tenancy
+from eventflow import apidoc, auth, db, embedded, errors, http, jsonlog, limits, metrics, redis_client, tenancy
 from eventflow.access import fastlane, snapshot
 from eventflow.config import Settings
+from eventflow.pages import views as pages
 
 API_TITLE = "EventFlow"
 API_VERSION = "1.0"
@@ -19,16 +20,16 @@ def create_app(settings=None, allow_embedded=True):
     if allow_embedded:
         settings = embedded.resolve(settings)
     else:
-        settings.require_servers()
-    app = Flask(__name__, static_folder=None)  # a JSON API serves no files
+        settings.require_production()
+    app = Flask(__name__, static_folder=None)  # the pages blueprint serves eventflow/static/
+    http.match_paths_as_sent(app.url_map)
     app.config.update(
         API_TITLE=API_TITLE,
         API_VERSION=API_VERSION,
         OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
-        # 64 KiB is far above any legitimate body this API takes.
-        MAX_CONTENT_LENGTH=64 * 1024,
+        MAX_CONTENT_LENGTH=http.MAX_BODY_BYTES,
         API_SPEC_OPTIONS={
             # Every operation needs a bearer token unless it says otherwise (the probes do).
             "security": [{"bearerAuth": []}],
@@ -52,9 +53,10 @@ def create_app(settings=None, allow_embedded=True):
     auth.init_app(app, settings)
     snapshot.init_app(app, settings)
 
-    api = errors.Api(app)
+    api = errors.Api(app, spec_kwargs={"extra_plugins": [apidoc.SchemaConstraints()]})
     errors.init_app(app)
     _register_blueprints(api)
+    app.register_blueprint(pages.blp)  # the HTML pages: no part of the API's OpenAPI document
     app.wsgi_app = fastlane.FastLane(app, app.wsgi_app)
 
     from eventflow import cli

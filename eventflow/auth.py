@@ -8,6 +8,8 @@ import jwt
 from flask import current_app, g, request
 from flask_smorest import abort
 
+from eventflow.fields import TRIMMED, text_problem
+
 PARTICIPANT = "participant"
 CLIENT_ADMIN = "client_admin"
 AGENCY_ADMIN = "agency_admin"
@@ -21,6 +23,9 @@ _TENANT_CLAIMS = {
     CLIENT_ADMIN: ("client_id",),
     AGENCY_ADMIN: ("agency_id",),
 }
+# A participant token may name the one webinar it is for (optional: without it, the token
+# enters every announced webinar, as before).
+WEBINAR_CLAIM = "webinar_id"
 MAX_NAME_LENGTH = 100
 
 
@@ -36,6 +41,7 @@ class Principal:
     agency_id: uuid.UUID | None = None
     name: str = ""
     expires_at: float = 0.0  # the token's exp, epoch seconds
+    webinar_id: uuid.UUID | None = None  # participants: the one webinar the token is for, if it says
 
 
 def _uuid_claim(claims, name):
@@ -61,32 +67,46 @@ def verify(token, secret, audience):
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from None
     role = claims.get("role")
-    if role not in _TENANT_CLAIMS:
+    # A list or an object is no role either (and would not even hash as a key).
+    if not isinstance(role, str) or role not in _TENANT_CLAIMS:
         raise InvalidToken("unknown role")
     required = _TENANT_CLAIMS[role]
     for claim in ("client_id", "agency_id"):
         if claim not in required and claim in claims:
             raise InvalidToken(f"a {role} token carries no {claim}")
-    name = claims.get("name", "")
-    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
-        raise InvalidToken("claim 'name' must be a string of at most 100 characters")
+    if WEBINAR_CLAIM in claims and role != PARTICIPANT:
+        raise InvalidToken(f"a {role} token carries no {WEBINAR_CLAIM}")
     return Principal(
         user_id=_uuid_claim(claims, "sub"),
         role=role,
         client_id=_uuid_claim(claims, "client_id") if "client_id" in required else None,
         agency_id=_uuid_claim(claims, "agency_id") if "agency_id" in required else None,
-        name=name.strip(),
+        name=_display_name(claims),
         expires_at=float(claims["exp"]),
+        webinar_id=_uuid_claim(claims, WEBINAR_CLAIM) if WEBINAR_CLAIM in claims else None,
     )
 
 
-def issue(secret, audience, *, role, sub, client_id=None, agency_id=None, name=None, ttl=3600):
+def _display_name(claims):
+    """The `name` claim, validated as a message body is (one printable line), then trimmed."""
+    name = claims.get("name", "")
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+        raise InvalidToken(f"claim 'name' must be a string of at most {MAX_NAME_LENGTH} characters")
+    problem = text_problem(name)
+    if problem:
+        raise InvalidToken(f"claim 'name' {problem}")
+    return name.strip(TRIMMED)
+
+
+def issue(secret, audience, *, role, sub, client_id=None, agency_id=None, webinar_id=None, name=None, ttl=3600):
     now = int(time.time())
     claims = {"sub": str(sub), "role": role, "aud": audience, "iat": now, "exp": now + int(ttl)}
     if client_id:
         claims["client_id"] = str(client_id)
     if agency_id:
         claims["agency_id"] = str(agency_id)
+    if webinar_id:
+        claims[WEBINAR_CLAIM] = str(webinar_id)
     if name:
         claims["name"] = name
     return jwt.encode(claims, secret, algorithm="HS256")

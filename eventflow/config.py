@@ -32,12 +32,16 @@ class Settings:
     stats_timezone: str = "Asia/Seoul"
     rollup_overlap_seconds: int = 600
     metrics_token: str = ""
+    # Production refuses to serve /metrics without metrics_token unless this says it may.
+    metrics_public: bool = False
     poll_breaker_failures: int = 5
     poll_breaker_reset_seconds: float = 10.0
     messages_poll_interval_seconds: int = 2
     questions_poll_interval_seconds: int = 5
     poll_slowdown_factor: int = 3
     feed_marker_ttl_seconds: int = 15
+    # The pages' client cadences (ping, track, stats/access, dashboard) times this; tests shorten them.
+    page_cadence_scale: float = 1.0
 
     @classmethod
     def from_env(cls, env=None, **overrides):
@@ -54,15 +58,16 @@ class Settings:
         for setting in fields(cls):
             if setting.default is not MISSING:
                 raw = env.get(f"EVENTFLOW_{setting.name.upper()}")
-                values[setting.name] = setting.default if raw is None else type(setting.default)(raw)
+                values[setting.name] = setting.default if raw is None else _parse(setting, raw)
         values.update(overrides)
         return cls(**values)
 
     def with_overrides(self, **changes):
         return replace(self, **changes)
 
-    def require_servers(self):
-        """Raise, naming what is missing, unless the production servers and secret are given."""
+    def require_production(self):
+        """Raise, naming what is missing, unless the production servers and secret are given and
+        /metrics is protected by a token or explicitly public."""
         missing = [
             name
             for name, value in (
@@ -74,6 +79,25 @@ class Settings:
         ]
         if missing:
             raise RuntimeError(f"set {', '.join(missing)}: the web app does not start private servers in production")
+        if not self.metrics_token and not self.metrics_public:
+            raise RuntimeError(
+                "set EVENTFLOW_METRICS_TOKEN (scrapers send it as a bearer token), or "
+                "EVENTFLOW_METRICS_PUBLIC=1 if /metrics is only reachable by the scraper"
+            )
+
+
+BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
+def _parse(setting, raw):
+    """An environment value as its default's type; booleans only from an unambiguous word
+    (bool("0") would be True)."""
+    if isinstance(setting.default, bool):
+        try:
+            return BOOLEAN_WORDS[raw.strip().lower()]
+        except KeyError:
+            raise ValueError(f"EVENTFLOW_{setting.name.upper()} must be one of {', '.join(BOOLEAN_WORDS)}") from None
+    return type(setting.default)(raw)
 
 
 def current():

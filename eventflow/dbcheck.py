@@ -9,6 +9,11 @@ pin its search_path. Objects that belong to an extension (Citus' own views in `p
 extension's, not the application's. On Citus (`distribution_problems`), every application table
 must also be distributed or a reference table, with row-level security enabled and forced on
 every shard of it, where the workers' queries read.
+
+Two lessons of Supabase's splinter linter, adapted to these roles: every foreign key needs an
+index that covers it (a problem: without one, each delete or key update of the referenced row
+scans the referencing table, under a lock); several permissive policies for one role and command
+are a warning (PostgreSQL evaluates every one of them for every row).
 """
 
 import psycopg
@@ -123,10 +128,20 @@ where not r.success or r.result <> 't'
 order by 1, 2, 3
 """
 
+# Citus 13.2 copies a policy to the shards without AS RESTRICTIVE: on the shards, where the
+# workers' queries read, a restrictive policy becomes one more permissive one, widening access.
+RESTRICTIVE_POLICIES = """
+select p.polrelid::regclass::text as table_name, p.polname
+from pg_policy p
+where not p.polpermissive
+order by 1, 2
+"""
+
 
 def distribution_problems(conn):
-    """On Citus: application tables that are not distributed or reference tables, and shards
-    without enabled and forced row-level security. Nothing on plain PostgreSQL."""
+    """On Citus: application tables that are not distributed or reference tables, shards without
+    enabled and forced row-level security, and restrictive policies (permissive on the shards).
+    Nothing on plain PostgreSQL."""
     if not migrations.has_citus(conn):
         return []
     cursor = conn.cursor(row_factory=tuple_row)
@@ -138,7 +153,75 @@ def distribution_problems(conn):
         f"table {table}: a shard on {host}:{port} has RLS not enabled or not forced ({result})"
         for table, host, port, result in cursor.execute(SHARDS_WITHOUT_RLS).fetchall()
     )
+    problems.extend(
+        f"table {table}: restrictive policy {policy}, which Citus makes permissive on the shards"
+        for table, policy in cursor.execute(RESTRICTIVE_POLICIES).fetchall()
+    )
     return problems
+
+
+# A foreign key is covered by a valid, non-partial index whose leading columns are the key's
+# columns, in any order (the lookups compare all of them for equality).
+UNINDEXED_FOREIGN_KEYS = """
+select format('%I.%I', n.nspname, t.relname) as table_name, c.conname as constraint_name,
+       (select string_agg(a.attname, ', ' order by k.position)
+        from unnest(c.conkey) with ordinality as k (attnum, position)
+        join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum) as columns
+from pg_constraint c
+join pg_class t on t.oid = c.conrelid
+join pg_namespace n on n.oid = t.relnamespace
+where c.contype = 'f'
+  and n.nspname <> 'information_schema' and n.nspname not like 'pg\\_%'
+  and not exists (
+      select from pg_index i
+      where i.indrelid = c.conrelid and i.indisvalid and i.indpred is null
+        and (select array_agg(attnum order by attnum)
+             from unnest((string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)]) as attnum)
+          = (select array_agg(attnum order by attnum) from unnest(c.conkey) as attnum))
+order by 1, 2
+"""
+
+# Permissive policies are OR-ed: each one applies to every row a command touches. A policy for
+# all commands counts for each; one for PUBLIC counts as "public".
+MULTIPLE_PERMISSIVE_POLICIES = """
+select format('%I.%I', n.nspname, t.relname) as table_name,
+       coalesce(r.rolname, 'public') as role_name, command,
+       array_agg(p.polname order by p.polname) as policies
+from pg_policy p
+join pg_class t on t.oid = p.polrelid
+join pg_namespace n on n.oid = t.relnamespace
+cross join lateral unnest(p.polroles) as role_oid
+left join pg_roles r on r.oid = role_oid
+cross join lateral unnest(case p.polcmd when 'r' then array['SELECT'] when 'a' then array['INSERT']
+                                        when 'w' then array['UPDATE'] when 'd' then array['DELETE']
+                                        else array['SELECT', 'INSERT', 'UPDATE', 'DELETE'] end) as command
+where p.polpermissive
+group by 1, 2, 3
+having count(*) > 1
+order by 1, 2, array_position(array['SELECT', 'INSERT', 'UPDATE', 'DELETE'], command)
+"""
+
+
+def unindexed_foreign_keys(conn):
+    """Problems: each foreign key without an index that covers it."""
+    return [
+        f"foreign key {name} of {table} ({columns}) has no index that covers it"
+        for table, name, columns in conn.execute(UNINDEXED_FOREIGN_KEYS)
+    ]
+
+
+def multiple_permissive_policies(conn):
+    """Warnings: each table, role and command with more than one permissive policy."""
+    return [
+        f"table {table}: {len(policies)} permissive policies for {role} {command}: {', '.join(policies)}"
+        for table, role, command, policies in conn.execute(MULTIPLE_PERMISSIVE_POLICIES)
+    ]
+
+
+def find_warnings(owner_url):
+    """Return a list of human-readable warnings: costs, not holes."""
+    with psycopg.connect(owner_url) as conn:
+        return multiple_permissive_policies(conn)
 
 
 def find_problems(owner_url):
@@ -182,5 +265,6 @@ def find_problems(owner_url):
                 problems.append(f"view {view} runs as its owner, bypassing row-level security (not security_invoker)")
         for (function,) in conn.execute(DEFINER_WITHOUT_SEARCH_PATH):
             problems.append(f"SECURITY DEFINER function {function} has no fixed search_path")
+        problems.extend(unindexed_foreign_keys(conn))
         problems.extend(distribution_problems(conn))
     return problems

@@ -1,5 +1,6 @@
-"""HTTP hygiene every response gets: security headers, and the client address taken from
-X-Forwarded-For only behind as many proxies as ops configured (EVENTFLOW_TRUSTED_PROXIES)."""
+"""HTTP hygiene every response gets: security headers, the client address taken from
+X-Forwarded-For only behind as many proxies as ops configured (EVENTFLOW_TRUSTED_PROXIES), paths
+matched as sent (no redirects), and connections closed after a body that is not read whole."""
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -13,6 +14,28 @@ SECURITY_HEADERS = {
 }
 # Answers are per caller; only endpoints that say otherwise (stats/access) may be revalidated.
 DEFAULT_CACHE_CONTROL = "no-store"
+# Far above any legitimate body this API takes (Flask's MAX_CONTENT_LENGTH; the front's too).
+MAX_BODY_BYTES = 64 * 1024
+
+
+def close_after_unread_body(worker, req):
+    """gunicorn's pre_request hook (gunicorn.conf.py). A body over the limit is refused (413)
+    without being read, and a chunked body may be refused (413) or broken (400) halfway; the
+    bytes left on the connection are not a next request. gunicorn decides keep-alive before the
+    app answers and ignores a Connection header the app sets, so the decision is made here: such
+    a request's answer says `Connection: close`, and the connection is closed after it."""
+    for name, value in req.headers:
+        if name == "TRANSFER-ENCODING" or (name == "CONTENT-LENGTH" and int(value) > MAX_BODY_BYTES):
+            req.must_close = True
+
+
+def match_paths_as_sent(url_map):
+    """Werkzeug would answer `//api/...` or a missing trailing slash with a 308 whose Location is
+    built from the Host header and whose body is HTML (routing redirects bypass the JSON error
+    handlers). A path matches as sent or is a 404. Before any route is added: rules take the
+    map's setting when they are added."""
+    url_map.merge_slashes = False
+    url_map.strict_slashes = False
 
 
 def init_app(app, settings):

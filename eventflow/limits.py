@@ -1,9 +1,10 @@
 """Rate limits (flask-limiter, counted across processes through the shared Redis): per caller
-and webinar on each endpoint.
+and webinar on each endpoint, and per caller across all webinars.
 
-A webinar id that names no webinar counts in one shared "unknown webinar" bucket per caller, so
-random ids cannot multiply a caller's allowance. The counters live in process memory and are
-shared through Redis in batches (eventflow/limit_storage.py): a check costs no network call.
+The keys come from the verified token and the URL alone, so a request is counted (and a looping
+one refused) before anything is looked up in the database: a caller spraying random webinar ids
+spends its across-webinars allowance, not tenant lookups. The counters live in process memory
+and are shared through Redis in batches (eventflow/limit_storage.py): a check costs no network call.
 
 Each limit is sized from the seed's cadence with generous headroom, so a well-behaved client
 (even with a second tab and a reload or two) never sees a 429 while a looping one does.
@@ -20,7 +21,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse as parse_limit
 from werkzeug.exceptions import HTTPException
 
-from eventflow import errors, tenancy
+from eventflow import errors
 from eventflow.auth import current_principal
 from eventflow.limit_storage import SCHEME
 
@@ -39,6 +40,10 @@ POST_QUESTION = "10 per minute"
 UPVOTE = "30 per minute"  # no cadence in the seed: a viewer clicking through the Q&A list
 DASHBOARD_STATS = "60 per minute"  # admin dashboard, every 15 s or on load
 WEBINARS = "60 per minute"  # a webinar's page or the admins' list, loaded now and then
+# Across all webinars one caller may use an endpoint this many times its per-webinar limit: a
+# viewer in two rooms at once at full rate, or an admin with a few consoles open; not a token
+# touching eight webinars at the full rate of each.
+ACROSS_WEBINARS_FACTOR = 2
 
 
 def _principal_or_none():
@@ -50,26 +55,34 @@ def _principal_or_none():
         return None
 
 
-def caller_and_webinar():
-    """The limit key: who is calling (from the verified token) in which existing webinar.
+def _unauthenticated():
+    return f"unauthenticated@{request.remote_addr}"
 
-    An id that names no webinar keys as "unknown": random ids share one bucket. Without a valid
-    token the request is keyed by address, and no lookup is made for it."""
+
+def caller_and_webinar():
+    """The per-webinar key: who is calling (from the verified token) in the webinar the URL
+    names, whether it exists or not (nothing is looked up). Without a valid token the request
+    is keyed by address."""
     principal = _principal_or_none()
     if principal is None:
-        return f"unauthenticated@{request.remote_addr}"
-    webinar_id = (request.view_args or {}).get("webinar_id")
-    if webinar_id is None:
-        return f"{principal.user_id}:-"
-    try:
-        known = tenancy.lookup_webinar(webinar_id) is not None
-    except Exception:  # noqa: BLE001 - never raise in a key function; the view reports the error
-        known = True
-    return caller_in_webinar(principal.user_id, webinar_id if known else "unknown")
+        return _unauthenticated()
+    return caller_in_webinar(principal.user_id, (request.view_args or {}).get("webinar_id", "-"))
+
+
+def caller():
+    """The across-webinars key: who is calling, wherever."""
+    principal = _principal_or_none()
+    return _unauthenticated() if principal is None else str(principal.user_id)
 
 
 def caller_in_webinar(user_id, webinar_id):
     return f"{user_id}:{webinar_id}"
+
+
+@functools.cache
+def across_webinars(limit):
+    item = _parsed(limit)
+    return f"{item.amount * ACROSS_WEBINARS_FACTOR} per {item.multiples} {item.GRANULARITY.name}"
 
 
 limiter = Limiter(
@@ -88,10 +101,29 @@ def _parsed(limit):
     return parse_limit(limit)
 
 
-def admit(limit, endpoint, key):
+def _counters(limit, user_id, webinar_id):
+    """(limit, key) of each counter per_caller keeps, in the order flask-limiter checks them."""
+    return ((limit, caller_in_webinar(user_id, webinar_id)), (across_webinars(limit), str(user_id)))
+
+
+def per_caller(limit):
+    """Decorator of a webinar's endpoint: `limit` per caller and webinar, and
+    ACROSS_WEBINARS_FACTOR times it per caller across all webinars."""
+    in_one = limiter.limit(limit, key_func=caller_and_webinar)
+    in_all = limiter.limit(across_webinars(limit), key_func=caller)
+    # The inner decorator registers its limit first, and flask-limiter checks them in that order
+    # (both per minute): per webinar, then across webinars, as _counters lists them.
+    return lambda view: in_all(in_one(view))
+
+
+def admit(limit, endpoint, user_id, webinar_id):
     """Count a request to `endpoint` answered without Flask (the stats/access fast lane) in the
-    counter flask-limiter's decorator keeps for it; False once the limit is exceeded."""
-    return limiter.limiter.hit(_parsed(limit), KEY_PREFIX, key, endpoint)
+    counters per_caller(limit) keeps for it, as flask-limiter would: in order, stopping at the
+    first exceeded. False once a limit is exceeded."""
+    return all(
+        limiter.limiter.hit(_parsed(each), KEY_PREFIX, key, endpoint)
+        for each, key in _counters(limit, user_id, webinar_id)
+    )
 
 
 def init_app(app, redis_client):

@@ -68,7 +68,12 @@ JOB_DURATION = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
 
+# Label values come from a fixed set, whatever clients send: every path that matches no route
+# shares one endpoint value, every method outside HTTP's usual ones one method value, so made-up
+# methods and paths cannot grow the series (and /metrics) without bound.
 UNMATCHED = "<unmatched>"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "<other>"
 
 
 class RQCollector:
@@ -125,6 +130,7 @@ def _registry(app):
 
 def count_request_of(endpoint, method, status, started):
     """Count one answered request; `started` is its time.perf_counter() on arrival."""
+    method = method if method in KNOWN_METHODS else OTHER_METHOD
     LATENCY.labels(endpoint, method).observe(time.perf_counter() - started)
     REQUESTS.labels(endpoint, method, str(status)).inc()
 

@@ -1,15 +1,16 @@
-"""`eventflow serve`: the whole service on one machine — gunicorn, an rq worker and the rq cron
-schedule — supervised until one of them exits or the command is interrupted. `start_web` starts
-the gunicorn part alone, as the tests and the tenant soak run it."""
+"""`eventflow serve`: the whole service on one machine, as production runs it — the nginx front
+(eventflow/front.py) before gunicorn, an rq worker and the rq cron schedule — supervised until
+one of them exits or the command is interrupted. `start_web` starts the gunicorn part alone, as
+the tests and the tenant soak run it."""
 
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
+from eventflow import front
 from jobs.worker import QUEUES
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -31,6 +32,8 @@ def child_environment(settings):
     )
     if settings.database_owner_url:
         env["DATABASE_OWNER_URL"] = settings.database_owner_url
+    # Served on this machine (development, tests): /metrics is open unless a token is set.
+    env.setdefault("EVENTFLOW_METRICS_PUBLIC", "1")
     return env
 
 
@@ -43,12 +46,13 @@ def commands(settings, bind):
     }
 
 
-def start_web(settings, bind, workers, output=subprocess.DEVNULL):
-    """gunicorn with gunicorn.conf.py, as ops run it, on `bind`; returns once /healthz answers."""
-    env = child_environment(settings) | {"GUNICORN_BIND": bind, "GUNICORN_WORKERS": str(workers)}
+def start_web(settings, bind, workers, output=subprocess.DEVNULL, env=None):
+    """gunicorn with gunicorn.conf.py, as ops run it, on `bind`, with `env` added to its
+    environment; returns once /healthz answers."""
+    env = child_environment(settings) | {"GUNICORN_BIND": bind, "GUNICORN_WORKERS": str(workers)} | (env or {})
     master = subprocess.Popen(commands(settings, bind)["web"], cwd=PROJECT_DIR, env=env, stdout=output, stderr=output)
     deadline = time.monotonic() + READY_SECONDS
-    while not _answers(f"http://{bind}/healthz"):
+    while not front.answers(f"http://{bind}/healthz"):
         if master.poll() is not None:
             raise RuntimeError(f"gunicorn exited with status {master.returncode} at start")
         if time.monotonic() > deadline:
@@ -58,20 +62,19 @@ def start_web(settings, bind, workers, output=subprocess.DEVNULL):
     return master
 
 
-def _answers(url):
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def run(settings, bind, echo=print):
+def run(settings, bind, echo=print, with_front=True):
+    """Serve on `bind`: through the nginx front to gunicorn on a private unix socket, or with
+    `with_front=False` gunicorn itself on `bind` (no slow-client defence: README)."""
     env = child_environment(settings)
-    children = {
-        name: subprocess.Popen(argv, cwd=PROJECT_DIR, env=env) for name, argv in commands(settings, bind).items()
-    }
-    echo(f"serving on http://{bind} (web, worker and schedule running; Ctrl-C stops all)")
+    argvs = commands(settings, bind)
+    if with_front:
+        prefix = Path(settings.state_dir) / "front"
+        upstream = f"unix:{prefix / 'web.sock'}"
+        argvs["front"] = front.command(bind, upstream, prefix)
+        argvs["web"] = commands(settings, upstream)["web"]
+        env["EVENTFLOW_TRUSTED_PROXIES"] = "1"  # the front sets X-Forwarded-For
+    children = {name: subprocess.Popen(argv, cwd=PROJECT_DIR, env=env) for name, argv in argvs.items()}
+    echo(f"serving on http://{bind} ({', '.join(children)} running; Ctrl-C stops all)")
 
     def stop(*_):
         raise KeyboardInterrupt

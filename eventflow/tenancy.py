@@ -3,6 +3,13 @@
 Participants get their tenant from the webinar in the URL; admins from their token. Another
 tenant's webinar is answered 404, as if it did not exist; a role that may not use the endpoint
 at all gets 403.
+
+The webinar access rules for participants (contract §5, "Webinar states"): a webinar is theirs
+to see once it is announced (not `draft` or `cancelled`: those are a 404, as if they did not
+exist), and, if their token names a webinar (`webinar_id` claim), only that one; an `ended`
+webinar can still be read but takes no participant writes other than access/exit (409). A
+status change reaches a process through the webinar cache below: within
+EVENTFLOW_WEBINAR_CACHE_SECONDS (Redis) plus LOCAL_CACHE_SECONDS (the process).
 """
 
 import functools
@@ -33,6 +40,9 @@ LOCAL_CACHE_ENTRIES = 10_000
 # process's memory), so guessing ids cannot hammer PostgreSQL.
 MISSING_CACHE_SECONDS = 5
 CACHE_NAME = "webinar"  # its label in eventflow_cache_hits_total / _misses_total
+# Webinar states a participant cannot see (404) and those in which they may not write (409).
+HIDDEN_FROM_PARTICIPANTS = frozenset({"draft", "cancelled"})
+CLOSED_TO_PARTICIPANT_WRITES = frozenset({"ended"})
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,16 @@ def _admin_sees(principal, webinar):
     )
 
 
+def _participant_sees(principal, webinar):
+    return webinar.status not in HIDDEN_FROM_PARTICIPANTS and principal.webinar_id in (None, webinar.id)
+
+
+def sees(principal, webinar):
+    """Whether the webinar exists for the caller: an admin's tenant's, or an announced one a
+    participant's token does not rule out. The Flask views and the fast lane both ask this."""
+    return _participant_sees(principal, webinar) if principal.role == PARTICIPANT else _admin_sees(principal, webinar)
+
+
 def require_role(roles):
     principal = current_principal()
     if principal.role not in roles:
@@ -172,13 +192,16 @@ def enter_tenant(roles):
     return principal
 
 
-def enter_webinar(webinar_id, roles):
+def enter_webinar(webinar_id, roles, writes=False):
     """Admit the caller into one webinar: 403 for a role not in `roles`, 404 for a webinar
-    that does not exist or belongs to another tenant. Returns (principal, webinar)."""
+    that does not exist for the caller (see `sees`), 409 for a participant who `writes` into a
+    webinar that has ended. Returns (principal, webinar)."""
     principal = require_role(roles)
     webinar = lookup_webinar(webinar_id)
-    if webinar is None or (principal.role != PARTICIPANT and not _admin_sees(principal, webinar)):
+    if webinar is None or not sees(principal, webinar):
         abort(404, message="webinar not found")
+    if writes and principal.role == PARTICIPANT and webinar.status in CLOSED_TO_PARTICIPANT_WRITES:
+        abort(409, message=f"the webinar has {webinar.status}: participants may only exit it")
     if principal.role == PARTICIPANT:
         g.db_context = db.RequestContext(
             user_id=principal.user_id,

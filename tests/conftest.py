@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from eventflow import auth, create_app, db
+from eventflow import auth, create_app, db, front
 from eventflow.config import Settings
 from eventflow.embedded import EmbeddedServices
 from eventflow.migrations import upgrade
@@ -220,6 +220,37 @@ def http_call(url, method="GET", headers=None, json_body=None, timeout=5):
         return error.code
 
 
+def raw_exchange(base, payload, timeout=5):
+    """Send raw bytes on one connection to `base` (as far as the server takes them); everything
+    the server sends back until it closes."""
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        try:
+            sock.sendall(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused before it was all sent: its answer is still to be read
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+        return answer
+
+
+def http_responses(answer):
+    """(status, headers, body) of each HTTP/1.1 response in `answer` (Content-Length framed)."""
+    responses = []
+    while answer:
+        head, _, rest = answer.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers = {name.lower(): value.strip() for name, value in (line.split(":", 1) for line in header_lines)}
+        length = int(headers.get("content-length", 0))
+        responses.append((int(status_line.split()[1]), headers, rest[:length]))
+        answer = rest[length:]
+    return responses
+
+
 @pytest.fixture(scope="session")
 def live_server(settings):
     """The app under gunicorn with two workers, as ops run it: yields (base URL, master process)."""
@@ -228,3 +259,15 @@ def live_server(settings):
     yield f"http://{bind}", master
     master.send_signal(signal.SIGTERM)
     master.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def front_server(live_server, tmp_path_factory):
+    """The production front (Debian's nginx with deploy/nginx/eventflow.conf) before
+    live_server: yields its base URL. nginx must be installed (.ci/run installs it)."""
+    upstream = live_server[0].removeprefix("http://")
+    listen = f"127.0.0.1:{_free_port()}"
+    nginx = front.start(listen, upstream, tmp_path_factory.mktemp("front"))
+    yield f"http://{listen}"
+    nginx.terminate()
+    nginx.wait(timeout=10)

@@ -8,6 +8,7 @@ import pytest
 
 from eventflow import limits, tenancy
 from tests import failing_commit
+from tests.conftest import checkouts
 
 
 def url(tenant, path):
@@ -300,17 +301,24 @@ def test_the_local_webinar_cache_is_bounded_and_keeps_no_misses(app, make_tenant
         assert cache.get(tenants[2].webinar_id).id == tenants[2].webinar_id
 
 
-def test_random_webinar_ids_cannot_dodge_the_limits(client, tenant):
+def test_requests_are_counted_before_any_tenant_lookup(make_app, tenant):
+    """Issue 11, row 7: 100 pings on random webinar ids from one token made 100 tenant lookups
+    (the limit key needed one). Now the keys come from the token and the URL, the limit across
+    webinars refuses the rest, and only the admitted requests reach PostgreSQL (every statement
+    the app runs takes a pooled connection: the pool's checkouts count them)."""
+    app = make_app()  # its own pool, its own process cache
+    client = app.test_client()
     _, headers = tenant.participant()
-    allowance = int(limits.STATS_ACCESS.split()[0])
+    allowance = int(limits.across_webinars(limits.PRESENCE_PING).split()[0])
+    before = checkouts(app)
     statuses = Counter(
-        client.get(f"/api/webinars/{uuid.uuid4()}/stats/access", headers=headers).status_code
-        for _ in range(allowance + 1)
+        client.post(f"/api/webinars/{uuid.uuid4()}/presence/ping", headers=headers).status_code for _ in range(100)
     )
-    assert statuses == {404: allowance, 429: 1}, "random ids share one bucket per caller"
-    assert client.get(url(tenant, "stats/access"), headers=headers).status_code == 200
+    assert statuses == {404: allowance, 429: 100 - allowance}
+    assert checkouts(app) - before == allowance, "a refused request looked its webinar up"
+    assert client.post(url(tenant, "presence/ping"), headers=headers).status_code == 429, "the limit is per caller"
     _, someone_else = tenant.participant()
-    assert client.get(f"/api/webinars/{uuid.uuid4()}/stats/access", headers=someone_else).status_code == 404
+    assert client.post(url(tenant, "presence/ping"), headers=someone_else).status_code == 200
 
 
 def test_a_well_behaved_minute_never_meets_a_limit(client, tenant):

@@ -42,10 +42,22 @@ def test_unknown_route_is_json_404(client):
     assert response.is_json and response.json["code"] == 404
 
 
-def test_method_not_allowed_is_json(client):
+def test_method_not_allowed_is_json_and_says_what_is_allowed(client):
     response = client.delete("/healthz")
     assert response.status_code == 405
     assert response.is_json
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+@pytest.mark.parametrize(("path", "status"), [("//healthz", 200), ("/api//openapi.json", 404), ("/healthz/", 200)])
+def test_a_path_is_matched_as_sent_never_redirected(client, path, status):
+    """Issue 11 row 9: werkzeug answered a double slash with a 308, an HTML body and a Location
+    built from the Host header. A trailing slash is optional, without a redirect either; werkzeug
+    reads leading slashes as one. (The path goes in as PATH_INFO: given as a URL, "//healthz"
+    would be read as host "healthz" and path "/", the landing page.)"""
+    response = client.get(environ_overrides={"PATH_INFO": path}, headers={"Host": "attacker.example"})
+    assert response.status_code == status and response.is_json
+    assert "Location" not in response.headers
 
 
 def test_malformed_webinar_id_is_404_json(client, make_tenant):
@@ -58,6 +70,21 @@ def test_malformed_webinar_id_is_404_json(client, make_tenant):
 def test_production_refuses_to_start_without_its_servers():
     with pytest.raises(RuntimeError, match="set DATABASE_URL, REDIS_URL, EVENTFLOW_JWT_SECRET"):
         create_app(Settings.from_env({}), allow_embedded=False)
+
+
+PRODUCTION = {"DATABASE_URL": "postgresql://db/app", "REDIS_URL": "redis://cache", "EVENTFLOW_JWT_SECRET": "s" * 64}
+
+
+def test_production_refuses_to_serve_metrics_unauthenticated_unless_told_to():
+    """Issue 11 row 2: /metrics needs a token in production, or an explicit decision that it is
+    public (say, reachable only by the scraper)."""
+    for refused in ({}, {"EVENTFLOW_METRICS_PUBLIC": "0"}, {"EVENTFLOW_METRICS_TOKEN": ""}):
+        with pytest.raises(RuntimeError, match="EVENTFLOW_METRICS_TOKEN"):
+            create_app(Settings.from_env(PRODUCTION | refused), allow_embedded=False)
+    for allowed in ({"EVENTFLOW_METRICS_TOKEN": "scrape-me"}, {"EVENTFLOW_METRICS_PUBLIC": "1"}):
+        Settings.from_env(PRODUCTION | allowed).require_production()
+    with pytest.raises(ValueError, match="EVENTFLOW_METRICS_PUBLIC"):
+        Settings.from_env(PRODUCTION | {"EVENTFLOW_METRICS_PUBLIC": "maybe"})
 
 
 def test_a_missing_grant_is_a_500_not_a_hidden_404(make_app):

@@ -128,3 +128,38 @@ def test_an_export_whose_client_stops_reading_gives_its_connection_back(app, mak
             list(stream)
         with db.transaction(pool, db.NO_CONTEXT) as conn:
             assert conn.execute("select 1 as one").fetchone()["one"] == 1
+
+
+FORMULA_NAMES = ["x;=1+1", "x,=1+1", "x\t=1+1", "x|=1+1", '=HYPERLINK("http://evil")', "x;+1", "a;-2;@SUM(A1)", 'x";=1']
+
+
+def _cells_as_a_spreadsheet_sees_them(text, separator, honour_quotes):
+    """Every cell of `text` split on `separator`, as a spreadsheet in that locale (or a parser
+    that ignores quoting) would, with quotes and surrounding spaces removed."""
+    lines = text.splitlines()
+    if honour_quotes:
+        rows = csv.reader(lines, delimiter=separator)
+    else:
+        rows = (line.split(separator) for line in lines)
+    return [cell.strip().strip('"').strip() for row in rows for cell in row]
+
+
+def test_csv_cells_are_never_formulas_in_comma_or_semicolon_locales(client, make_tenant, owner):
+    """Issue 11, row 8: a display name `x;=1+1` was written unquoted, and a spreadsheet that
+    splits on `;` ran `=1+1`."""
+    tenant = make_tenant()
+    for name in FORMULA_NAMES:
+        owner.execute(
+            "insert into registrations (webinar_id, user_id, display_name) values (%s, gen_random_uuid(), %s)",
+            (tenant.webinar_id, name),
+        )
+    text = client.get(_url(tenant, "?format=csv"), headers=tenant.client_admin()).get_data(as_text=True)
+    for separator in (",", ";", "\t", "|"):
+        for honour_quotes in (True, False):
+            cells = _cells_as_a_spreadsheet_sees_them(text, separator, honour_quotes)
+            formulas = [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")]
+            assert not formulas, (separator, honour_quotes, formulas)
+    assert all(line.startswith('"') and line.endswith('"') for line in text.splitlines()), "every cell quoted"
+    names = sorted(row["display_name"] for row in csv.DictReader(io.StringIO(text)))
+    assert names == sorted(export._cell(name) for name in FORMULA_NAMES)
+    assert "x;'=1+1" in names  # the name is kept, defused

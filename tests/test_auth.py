@@ -138,3 +138,57 @@ def test_a_verified_token_is_reused_until_it_expires(app, client, make_tenant):
     time.sleep(2.1)
     assert verified.get(token) is None
     assert client.get(f"/api/webinars/{tenant.webinar_id}", headers=bearer(token)).status_code == 401
+
+
+# Issue 11, row 4: signed tokens whose claims have the wrong shape were 500s (a list or an object
+# as `role` on every endpoint; NUL or a lone surrogate in `name` wherever it is stored), or were
+# stored and served (CR/LF, ESC, bidi overrides in `name`). The name is one printable line, as
+# message bodies are.
+MALFORMED_CLAIMS = {
+    "role a list": {"role": ["participant"]},
+    "role an object": {"role": {"participant": True}},
+    "role a number": {"role": 1},
+    "sub a list": {"sub": [str(uuid.uuid4())]},
+    "client_id an object": {"role": "client_admin", "client_id": {"id": str(uuid.uuid4())}},
+    "webinar_id a list": {"webinar_id": [str(uuid.uuid4())]},
+    "name with NUL": {"name": "Kim\x00"},
+    "name with a lone surrogate": {"name": "Kim \ud800"},
+    "name with CR/LF": {"name": "Kim\r\nSet-Cookie: x"},
+    "name with ESC": {"name": "\x1b[31mKim"},
+    "name with a C1 control": {"name": "Kim\x85"},
+    "name with a bidi override": {"name": "Kim \u202egnp.exe"},
+    "name with a bidi isolate": {"name": "Kim \u2066x\u2069"},
+    "name ending in a file separator": {"name": "Kim\x1c"},
+    "name with a line separator": {"name": "Kim\u2028Lee"},
+    "name too long": {"name": "K" * 101},
+}
+
+
+def _secured_operations(client, webinar_id):
+    document = client.get("/api/openapi.json").json
+    values = {"webinar_id": webinar_id, "message_id": 1, "question_id": 1}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method != "parameters" and operation.get("security", document.get("security")):
+                yield method.upper(), path.format(**values)
+
+
+@pytest.mark.parametrize("kind", sorted(MALFORMED_CLAIMS))
+def test_a_malformed_claim_is_401_json_on_every_endpoint(client, make_tenant, kind):
+    tenant = make_tenant()
+    token = _encode(_valid_claims(**MALFORMED_CLAIMS[kind]))
+    operations = list(_secured_operations(client, tenant.webinar_id))
+    assert len(operations) > 10
+    for method, path in operations:
+        response = client.open(path, method=method, headers=bearer(token), json={})
+        assert response.status_code == 401, (method, path, response.status_code)
+        assert response.is_json and response.json["code"] == 401
+
+
+def test_a_name_is_trimmed_of_spaces_and_stored_as_given(client, owner, make_tenant):
+    tenant = make_tenant()
+    user_id = uuid.uuid4()
+    token = _encode(_valid_claims(sub=str(user_id), name="\u3000 김민지 (Kim)\u00a0 "))
+    assert client.post(f"/api/webinars/{tenant.webinar_id}/register", headers=bearer(token)).status_code == 201
+    row = owner.execute("select display_name from registrations where user_id = %s", (user_id,)).fetchone()
+    assert row["display_name"] == "김민지 (Kim)"

@@ -46,16 +46,21 @@ def test_every_table_is_distributed_with_rls_on_every_shard(owner):
     assert colocated == 1
 
 
-def test_db_check_names_a_plain_table_and_a_shard_without_forced_rls(owner):
+def test_db_check_names_a_plain_table_a_shard_without_forced_rls_and_a_restrictive_policy(owner):
     owner.execute("create table public.stray_export (id int, client_id uuid)")
     owner.execute("alter table public.stray_export enable row level security, force row level security")
     owner.execute("create policy nobody on public.stray_export using (false)")
     owner.execute("select run_command_on_placements('webinars', 'alter table %s no force row level security')")
+    owner.execute("create policy stray_narrowing on messages as restrictive for insert with check (false)")
     try:
         problems = dbcheck.distribution_problems(owner)
         assert "table public.stray_export: neither distributed nor a reference table on Citus" in problems
         assert any(p.startswith("table webinars: a shard on ") for p in problems)
+        assert (
+            "table messages: restrictive policy stray_narrowing, which Citus makes permissive on the shards"
+        ) in problems
     finally:
+        owner.execute("drop policy stray_narrowing on messages")
         owner.execute("drop table public.stray_export")
         owner.execute("select run_command_on_placements('webinars', 'alter table %s force row level security')")
     assert dbcheck.distribution_problems(owner) == []

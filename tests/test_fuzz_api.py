@@ -1,13 +1,26 @@
 """API fuzzing with schemathesis against the app's own OpenAPI document, once per role.
 
 Every operation of `/api/openapi.json` gets generated requests, valid (positive) and invalid
-(negative), as a participant, a client admin, an agency admin and with no token. The path's
-webinar is mostly a real one (the tenant's, whose message and question ids are real too, or
-another tenant's) and sometimes a random id, so requests reach the handlers and their SQL, not
-only the 404 of an unknown webinar.
+(negative), as a participant, a client admin, an agency admin and with no token, under every
+check schemathesis has (CHECKS). The path's webinar is mostly a real one (the tenant's live one,
+whose message and question ids are real too, its draft and its ended one, or another tenant's)
+and sometimes a random id, so requests reach the handlers and their SQL, not only the 404 of an
+unknown webinar.
+
+Every check is enabled, but those that need schemathesis' own runner find no case of theirs in
+this per-request harness: its coverage phase (`unsupported_method`, `missing_required_header`;
+its pytest plugin does not run under pytest 9) and stateful sequences (`use_after_free`,
+`ensure_resource_availability`, `object_level_authorization`; cross-tenant access is proven by
+tests/test_row_level_security.py and the 404s of other tenants' webinars here).
+
+Deliberate exceptions: the register operation may refuse a valid-looking campaign_link_id (422:
+it must be a link of this webinar, which the document cannot say; POSITIVE_REFUSED), and
+`max_response_time` is not checked (no timed assertions in tests: bench/ measures).
 
 What must hold for every response:
 - no server error (5xx), and every status is one the operation documents;
+- valid input is accepted, or refused only for who is asking, the webinar's state or the pace
+  (ACCEPTED);
 - JSON bodies, content types and headers match the document (schemathesis' conformance checks);
 - invalid input is refused with a 4xx, never accepted;
 - every error is the JSON error object {code, status, message}: no HTML, no stack trace, no SQL;
@@ -16,7 +29,7 @@ What must hold for every response:
 
 Schemathesis never generates lone surrogates (they cannot be sent as UTF-8) and rarely NUL, which
 PostgreSQL cannot store either, so `test_hostile_strings` sends both to every string the
-document lists.
+document lists, with a C1 control, a bidi override and a trailing unit separator.
 
 Each request carries a token of its own (a fresh user), and each anonymous one its own client
 address, so the rate limits (per user and webinar, per address without a token), which stay as
@@ -36,12 +49,20 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import (
+    allow_header_conformance,
     content_type_conformance,
+    ensure_resource_availability,
+    ignored_auth,
+    missing_required_header,
     negative_data_rejection,
     not_a_server_error,
+    object_level_authorization,
+    positive_data_acceptance,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
+    use_after_free,
 )
 
 from eventflow import auth
@@ -55,9 +76,36 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
     negative_data_rejection,
+    positive_data_acceptance,
+    missing_required_header,
+    unsupported_method,
+    allow_header_conformance,
+    ignored_auth,
+    use_after_free,
+    ensure_resource_availability,
+    object_level_authorization,
 ]
+# What may answer a request the document calls valid: success, or a refusal that is about the
+# caller (401, 403), the state of the world (404 another tenant's or a draft webinar, 409 an
+# ended one) or its pace (429). Never a 5xx (schemathesis' own default would allow one).
+ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429"]
+# Deliberate: valid by the document, refused by the server, because the document cannot say why.
+# A campaign_link_id must name a link of this webinar (422, documented on the operation).
+POSITIVE_REFUSED = [{"include-path-regex": "/register$", "statuses": ["422"]}]
 # The tokens are ours (one per request and role), not generated from the security scheme.
-CONFIG = schemathesis.Config.from_dict({"generation": {"with-security-parameters": False}})
+CONFIG = schemathesis.Config.from_dict(
+    {
+        "generation": {"with-security-parameters": False},
+        "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED}},
+        "operations": [
+            {
+                "include-path-regex": refused["include-path-regex"],
+                "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, *refused["statuses"]]}},
+            }
+            for refused in POSITIVE_REFUSED
+        ],
+    }
+)
 HYPOTHESIS = settings(
     max_examples=MAX_EXAMPLES,
     derandomize=True,
@@ -69,7 +117,14 @@ HYPOTHESIS = settings(
 # What an error body may never contain, unless the request said it (a message may quote input).
 LEAKS = ("traceback", 'file "', "psycopg", "sqlstate", "<html", "<!doctype", "select ", "insert into", " where ")
 FORGED_SECRET = "not-the-secret-" + "x" * 64
-HOSTILE_STRINGS = ("nul \x00 inside", "lone surrogate \ud800", "\x00")
+HOSTILE_STRINGS = (
+    "nul \x00 inside",
+    "lone surrogate \ud800",
+    "\x00",
+    "C1 \x85 control",
+    "bidi \u202e override",
+    "trailing \x1f",
+)
 
 # Anonymous callers are rate-limited by address: each anonymous request comes from its own.
 _addresses = (f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" for n in itertools.count(1))
@@ -81,9 +136,11 @@ def api_schema(app):
 
 
 @pytest.fixture
-def fuzz_world(make_tenant, client):
-    """A live webinar with a viewer in session, a message and an answered question, and a second
-    tenant's webinar, which the first tenant's admins must find missing."""
+def fuzz_world(make_tenant, client, owner):
+    """A live webinar with a viewer in session, a message and an answered question; a draft and
+    an ended webinar of the same client (participants must find the draft missing and the ended
+    one closed to their writes); and a second tenant's webinar, which the first tenant's admins
+    must find missing."""
     tenant, other = make_tenant(), make_tenant()
     _, viewer = tenant.participant()
     base = f"/api/webinars/{tenant.webinar_id}"
@@ -95,9 +152,18 @@ def fuzz_world(make_tenant, client):
     answer = {"answer": "because"}
     answered = client.patch(f"{base}/questions/{question.json['id']}", json=answer, headers=tenant.client_admin())
     assert answered.status_code == 200
+    in_other_states = [
+        owner.execute(
+            """insert into webinars (client_id, agency_id, slug, title, status, starts_at, ends_at)
+               select client_id, agency_id, %s, title, %s, starts_at, ends_at from webinars where id = %s
+               returning id""",
+            (f"{status}-{uuid.uuid4().hex[:12]}", status, tenant.webinar_id),
+        ).fetchone()["id"]
+        for status in ("draft", "ended")
+    ]
     return {
         "tenant": tenant,
-        "webinar_ids": [tenant.webinar_id, other.webinar_id],
+        "webinar_ids": [tenant.webinar_id, *in_other_states, other.webinar_id],
         "message_id": message.json["id"],
         "question_id": question.json["id"],
     }
@@ -224,7 +290,8 @@ def _string_inputs(document, operation):
 
 
 def test_hostile_strings(client, fuzz_world):
-    """NUL and a lone surrogate in every string input, as every role: a 4xx, never a 500."""
+    """NUL, a lone surrogate, C1 and bidi controls in every string input, as every role: a 4xx,
+    never a 500."""
     document = client.get("/api/openapi.json").json
     tenant = fuzz_world["tenant"]
     path_values = _seeded_path_parameters({"webinar_id", "message_id", "question_id"}, fuzz_world)[0]

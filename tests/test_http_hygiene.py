@@ -1,5 +1,7 @@
 """Security headers, body limits, no stack traces, X-Forwarded-For only behind trusted proxies."""
 
+import logging
+
 from flask import request
 
 from eventflow.http import SECURITY_HEADERS
@@ -90,3 +92,17 @@ def test_the_503_of_a_failed_commit_carries_the_security_headers(make_app, owner
     assert response.status_code == 503 and response.is_json
     for name, value in SECURITY_HEADERS.items():
         assert response.headers[name] == value
+
+
+def test_a_deeply_nested_body_is_a_400_json_without_a_traceback(client, make_tenant, caplog):
+    """Issue 11 row 5: 5,000 nested objects (30 KB) made json.loads recurse out of stack: a 500
+    with a traceback in the log."""
+    tenant = make_tenant()
+    _, headers = tenant.participant()
+    body = '{"a":' * 5000 + "1" + "}" * 5000
+    response = client.post(
+        f"/api/webinars/{tenant.webinar_id}/messages", data=body, content_type="application/json", headers=headers
+    )
+    assert response.status_code == 400 and response.is_json
+    assert response.json["message"] == "the body is nested too deeply"
+    assert not [record for record in caplog.records if record.exc_info or record.levelno >= logging.ERROR]

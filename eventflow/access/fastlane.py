@@ -9,11 +9,12 @@ front of the app.
 
 Anything else goes through to Flask untouched: other requests, admins, a query other than none
 or a canonical `session_id`, a missing or invalid token (the 401 is Flask's), a webinar or
-snapshot this process does not hold fresh, and a caller over the limit (so that the 429 comes
+snapshot this process does not hold fresh, a webinar the caller may not see (tenancy.sees, the
+view's own rule: the 404 is Flask's), and a caller over the limit (so that the 429 comes
 from flask-limiter itself). A valid token seen for the first time is verified here, once per
 process, as Flask would. The Flask view stays the definition of the endpoint and of its OpenAPI
 document; both lanes answer with the same functions (poll.py), count against the same
-flask-limiter counter, and leave the same headers, request ids and metrics.
+flask-limiter counters (limits.admit), and leave the same headers, request ids and metrics.
 """
 
 import logging
@@ -23,10 +24,9 @@ import uuid
 
 from werkzeug.http import parse_etags
 
-from eventflow import http, jsonlog, limits, metrics
+from eventflow import http, jsonlog, limits, metrics, tenancy
 from eventflow.access import poll
 from eventflow.auth import PARTICIPANT, InvalidToken, bearer_token
-from eventflow.tenancy import CACHE_NAME as WEBINAR_CACHE
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class FastLane:
             raise RuntimeError(f"the fast lane stands in front of {ENDPOINT}, which has {len(rules)} routes")
         self.rule = rules[0]
         self.answered = metrics.FAST_LANE
-        self.webinar_hits = metrics.CACHE_HITS.labels(WEBINAR_CACHE)
+        self.webinar_hits = metrics.CACHE_HITS.labels(tenancy.CACHE_NAME)
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
@@ -81,13 +81,12 @@ class FastLane:
         if principal.role != PARTICIPANT:
             return None
         webinar = self.webinars.get(uuid.UUID(webinar_id))
-        if webinar is None:
+        if webinar is None or not tenancy.sees(principal, webinar):
             return None
         snapshot = self.snapshots.confirmed_copy(str(webinar.id))
         if snapshot is None:
             return None
-        key = limits.caller_in_webinar(principal.user_id, webinar.id)
-        if not limits.admit(limits.STATS_ACCESS, ENDPOINT, key):
+        if not limits.admit(limits.STATS_ACCESS, ENDPOINT, principal.user_id, webinar.id):
             return None
         self.webinar_hits.inc()
         known = parse_etags(environ.get("HTTP_IF_NONE_MATCH"))

@@ -20,28 +20,31 @@ from eventflow.access.schemas import (
     TrackSchema,
 )
 from eventflow.access.snapshot import snapshots
-from eventflow.apidoc import document_errors
+from eventflow.apidoc import PARTICIPANT_ACCESS_RULES, document_errors
 from eventflow.auth import EVERYONE, PARTICIPANT, PARTICIPANTS, require_token
-from eventflow.limits import limiter
 from eventflow.tenancy import admits, enter_webinar
 
-blp = Blueprint("access", __name__, url_prefix="/api/webinars", description="The participant hot path")
+blp = Blueprint(
+    "access", __name__, url_prefix="/api/webinars", description=f"The participant hot path. {PARTICIPANT_ACCESS_RULES}"
+)
+# Every field of these bodies is optional, and clients have always been free to send none.
+OPTIONAL_BODY = "Optional: no body is the same as an empty object"
 
 blp.before_request(require_token)
 
 
 @blp.route("/<uuid:webinar_id>/register")
 class Register(MethodView):
-    @limiter.limit(limits.REGISTER)
+    @limits.per_caller(limits.REGISTER)
     @admits(PARTICIPANTS)
-    @blp.arguments(RegisterBodySchema)
+    @blp.arguments(RegisterBodySchema, required=False, description=OPTIONAL_BODY)
     @blp.response(201, RegistrationSchema, description="Registered now")
     @blp.alt_response(200, schema=RegistrationSchema, description="Already registered")
     @blp.alt_response(422, description="Invalid body, or a campaign link of another webinar")
-    @document_errors(blp, 401, 403, 404, 429, 503)
+    @document_errors(blp, 401, 403, 404, 409, 429, 503)
     def post(self, body, webinar_id):
         """Register the caller once; repeats are harmless (200 instead of 201)."""
-        principal, _ = enter_webinar(webinar_id, PARTICIPANTS)
+        principal, _ = enter_webinar(webinar_id, PARTICIPANTS, writes=True)
         params = {"display_name": principal.name, "campaign_link_id": body["campaign_link_id"]}
         try:
             created = db.connection().execute(queries.REGISTER, params).fetchone()["created"]
@@ -52,17 +55,17 @@ class Register(MethodView):
 
 @blp.route("/<uuid:webinar_id>/access/track")
 class Track(MethodView):
-    @limiter.limit(limits.ACCESS_TRACK)
+    @limits.per_caller(limits.ACCESS_TRACK)
     @admits(PARTICIPANTS)
-    @blp.arguments(TrackBodySchema)
+    @blp.arguments(TrackBodySchema, required=False, description=OPTIONAL_BODY)
     @blp.response(200, TrackSchema, description="The given session was open and is refreshed")
     @blp.alt_response(201, schema=TrackSchema, description="A new session was opened")
-    @document_errors(blp, 401, 403, 404, 422, 429, 503)
+    @document_errors(blp, 401, 403, 404, 422, 409, 429, 503)
     def post(self, body, webinar_id):
         """On entry (no session_id): open a session, register if needed, mark live. Every 5 min
         after (with session_id): refresh it. A session_id that is not open (closed by exit or the
         sweep, or unknown) opens a new session, whose id the client must use from then on."""
-        principal, _ = enter_webinar(webinar_id, PARTICIPANTS)
+        principal, _ = enter_webinar(webinar_id, PARTICIPANTS, writes=True)
         params = {"session_id": body["session_id"], "display_name": principal.name, "user_agent": body["user_agent"]}
         row = db.connection().execute(queries.TRACK, params).fetchone()
         return row, 201 if row["opened"] else 200
@@ -70,15 +73,15 @@ class Track(MethodView):
 
 @blp.route("/<uuid:webinar_id>/presence/ping")
 class Ping(MethodView):
-    @limiter.limit(limits.PRESENCE_PING)
+    @limits.per_caller(limits.PRESENCE_PING)
     @admits(PARTICIPANTS)
-    @blp.arguments(SessionBodySchema)
+    @blp.arguments(SessionBodySchema, required=False, description=OPTIONAL_BODY)
     @blp.response(200, PingSchema)
-    @document_errors(blp, 401, 403, 404, 422, 429, 503)
+    @document_errors(blp, 401, 403, 404, 422, 409, 429, 503)
     def post(self, body, webinar_id):
         """Every 120 s ± 10 s: mark the caller live and, with session_id, heartbeat that session.
         A viewer who never tracked is marked live all the same (no session is opened)."""
-        principal, _ = enter_webinar(webinar_id, PARTICIPANTS)
+        principal, _ = enter_webinar(webinar_id, PARTICIPANTS, writes=True)
         params = {"session_id": body["session_id"], "display_name": principal.name}
         refreshed = db.connection().execute(queries.PING, params).fetchone()["session_refreshed"]
         return {"live": True, "session_refreshed": refreshed}
@@ -86,9 +89,9 @@ class Ping(MethodView):
 
 @blp.route("/<uuid:webinar_id>/access/exit")
 class Exit(MethodView):
-    @limiter.limit(limits.ACCESS_EXIT)
+    @limits.per_caller(limits.ACCESS_EXIT)
     @admits(PARTICIPANTS)
-    @blp.arguments(SessionBodySchema)
+    @blp.arguments(SessionBodySchema, required=False, description=OPTIONAL_BODY)
     @blp.response(200, ExitSchema)
     @document_errors(blp, 401, 403, 404, 422, 429, 503)
     def post(self, body, webinar_id):
@@ -100,7 +103,7 @@ class Exit(MethodView):
 
 @blp.route("/<uuid:webinar_id>/stats/access")
 class StatsAccess(MethodView):
-    @limiter.limit(limits.STATS_ACCESS)
+    @limits.per_caller(limits.STATS_ACCESS)
     @blp.arguments(StatsAccessArgsSchema, location="query")
     @blp.response(200, StatsAccessSchema)
     @blp.alt_response(304, description="Unchanged since the ETag given in If-None-Match")

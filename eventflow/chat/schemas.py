@@ -3,9 +3,9 @@ database) interprets HTML, and JSON responses are never rendered as a page."""
 
 import re
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from eventflow.fields import Printable
+from eventflow.fields import Printable, StrictBoolean, Text
 
 # The database allows 2000 / 1000 / 4000 (migration 0003); the API keeps to the same bounds.
 MAX_MESSAGE_LENGTH = 2000
@@ -18,15 +18,8 @@ CURSOR = re.compile(r"\A[0-9]{1,15}\Z")
 QUESTION_STATUSES = ("pending", "answered", "hidden")
 
 
-class Text(fields.String):
-    """A string trimmed of surrounding whitespace, of printable text (tabs and line breaks too)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).strip()
-
-
 def _text(max_length, **kwargs):
-    return Text(validate=[validate.Length(1, max_length), Printable(multi_line=True)], **kwargs)
+    return Text(validate=[validate.Length(1, max_length), Printable(multi_line=True, non_blank=True)], **kwargs)
 
 
 class PollArgsSchema(Schema):
@@ -71,7 +64,7 @@ class NewMessageSchema(Schema):
 
 
 class ModerateMessageSchema(Schema):
-    hidden = fields.Boolean(required=True)
+    hidden = StrictBoolean(required=True)
 
 
 class QuestionSchema(Schema):
@@ -97,18 +90,26 @@ class QuestionPageSchema(PageSchema):
 
 class NewQuestionSchema(Schema):
     body = _text(MAX_QUESTION_LENGTH, required=True)
-    is_public = fields.Boolean(load_default=True, metadata={"description": "false: only the asker sees the answer"})
+    is_public = StrictBoolean(load_default=True, metadata={"description": "false: only the asker sees the answer"})
 
 
 class ModerateQuestionSchema(Schema):
-    answer = _text(MAX_ANSWER_LENGTH, load_default=None)
-    hidden = fields.Boolean(load_default=None)
-    pinned = fields.Boolean(load_default=None)
+    class Meta:
+        json_schema = {"minProperties": 1}
+
+    # Each optional, none null: a change leaves out what it does not change.
+    answer = _text(MAX_ANSWER_LENGTH)
+    hidden = StrictBoolean()
+    pinned = StrictBoolean()
 
     @validates_schema
     def one_change_at_least(self, data, **kwargs):
-        if all(data.get(name) is None for name in ("answer", "hidden", "pinned")):
+        if not data:
             raise ValidationError("give at least one of answer, hidden, pinned")
+
+    @post_load
+    def unchanged_as_none(self, data, **kwargs):
+        return {"answer": None, "hidden": None, "pinned": None} | data
 
 
 class UpvoteSchema(Schema):

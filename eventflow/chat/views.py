@@ -12,7 +12,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from eventflow import breaker, db, limits
-from eventflow.apidoc import document_errors
+from eventflow.apidoc import PARTICIPANT_ACCESS_RULES, document_errors
 from eventflow.auth import ADMINS, EVERYONE, PARTICIPANTS, require_token
 from eventflow.chat import feed, queries
 from eventflow.chat.schemas import (
@@ -28,10 +28,9 @@ from eventflow.chat.schemas import (
     QuestionSchema,
     UpvoteSchema,
 )
-from eventflow.limits import limiter
 from eventflow.tenancy import admits, enter_webinar
 
-blp = Blueprint("chat", __name__, url_prefix="/api/webinars", description="Chat and Q&A")
+blp = Blueprint("chat", __name__, url_prefix="/api/webinars", description=f"Chat and Q&A. {PARTICIPANT_ACCESS_RULES}")
 
 blp.before_request(require_token)
 ROW_ID = "int(max=9223372036854775807)"  # a bigint; larger is 404, not a database error
@@ -103,7 +102,7 @@ def _written(webinar_id, feed_name, row, status=200):
 
 @blp.route("/<uuid:webinar_id>/messages")
 class Messages(MethodView):
-    @limiter.limit(limits.MESSAGES_POLL)
+    @limits.per_caller(limits.MESSAGES_POLL)
     @blp.arguments(PollArgsSchema, location="query")
     @blp.response(200, MessagePageSchema, headers={"Poll-Interval": {"description": "seconds until the next poll"}})
     @document_errors(blp, 401, 404, 422, 429, 503)
@@ -112,13 +111,13 @@ class Messages(MethodView):
         participants (but their own), and reported in `removed` if hidden after the cursor."""
         return _poll(feed.MESSAGES, webinar_id, args, queries.POLL_MESSAGES)
 
-    @limiter.limit(limits.POST_MESSAGE)
+    @limits.per_caller(limits.POST_MESSAGE)
     @blp.arguments(NewMessageSchema)
     @blp.response(201, MessageSchema)
-    @document_errors(blp, 401, 404, 422, 429, 503)
+    @document_errors(blp, 401, 404, 422, 409, 429, 503)
     def post(self, body, webinar_id):
         """Send a chat message, as the caller (the display name comes from the token)."""
-        principal, webinar = enter_webinar(webinar_id, EVERYONE)
+        principal, webinar = enter_webinar(webinar_id, EVERYONE, writes=True)
         row = db.connection().execute(queries.POST_MESSAGE, _new_row(principal, webinar, body=body["body"])).fetchone()
         return _written(webinar_id, feed.MESSAGES, row, 201)
 
@@ -138,7 +137,7 @@ class Message(MethodView):
 
 @blp.route("/<uuid:webinar_id>/questions")
 class Questions(MethodView):
-    @limiter.limit(limits.QUESTIONS_POLL)
+    @limits.per_caller(limits.QUESTIONS_POLL)
     @blp.arguments(QuestionPollArgsSchema, location="query")
     @blp.response(200, QuestionPageSchema, headers={"Poll-Interval": {"description": "seconds until the next poll"}})
     @document_errors(blp, 401, 404, 422, 429, 503)
@@ -147,14 +146,14 @@ class Questions(MethodView):
         Participants see their own questions and the answered public ones; admins see all."""
         return _poll(feed.QUESTIONS, webinar_id, args, queries.POLL_QUESTIONS, status=args["status"])
 
-    @limiter.limit(limits.POST_QUESTION)
+    @limits.per_caller(limits.POST_QUESTION)
     @admits(PARTICIPANTS)
     @blp.arguments(NewQuestionSchema)
     @blp.response(201, QuestionSchema)
-    @document_errors(blp, 401, 403, 404, 422, 429, 503)
+    @document_errors(blp, 401, 403, 404, 422, 409, 429, 503)
     def post(self, body, webinar_id):
         """Ask a question: participants only."""
-        principal, webinar = enter_webinar(webinar_id, PARTICIPANTS)
+        principal, webinar = enter_webinar(webinar_id, PARTICIPANTS, writes=True)
         params = _new_row(principal, webinar, body=body["body"], is_public=body["is_public"])
         return _written(
             webinar_id, feed.QUESTIONS, db.connection().execute(queries.ASK_QUESTION, params).fetchone(), 201
@@ -180,24 +179,24 @@ class Question(MethodView):
 @blp.route(f"/<uuid:webinar_id>/questions/<{ROW_ID}:question_id>/upvote")
 class Upvote(MethodView):
     def _vote(self, webinar_id, question_id, up):
-        enter_webinar(webinar_id, PARTICIPANTS)
+        enter_webinar(webinar_id, PARTICIPANTS, writes=True)
         params = {"webinar_id": webinar_id, "question_id": question_id, "up": up}
         row = db.connection().execute(queries.UPVOTE_QUESTION, params).fetchone()
         _written(webinar_id, feed.QUESTIONS, row)
         return {"question_id": question_id, "upvotes": row["upvotes"], "upvoted": row["upvoted"]}
 
-    @limiter.limit(limits.UPVOTE)
+    @limits.per_caller(limits.UPVOTE)
     @admits(PARTICIPANTS)
     @blp.response(200, UpvoteSchema)
-    @document_errors(blp, 401, 403, 404, 429, 503)
+    @document_errors(blp, 401, 403, 404, 409, 429, 503)
     def post(self, webinar_id, question_id):
         """Upvote a question the caller can see, once; repeats are harmless."""
         return self._vote(webinar_id, question_id, True)
 
-    @limiter.limit(limits.UPVOTE)
+    @limits.per_caller(limits.UPVOTE)
     @admits(PARTICIPANTS)
     @blp.response(200, UpvoteSchema)
-    @document_errors(blp, 401, 403, 404, 429, 503)
+    @document_errors(blp, 401, 403, 404, 409, 429, 503)
     def delete(self, webinar_id, question_id):
         """Withdraw the caller's upvote; repeats are harmless."""
         return self._vote(webinar_id, question_id, False)

@@ -6,6 +6,7 @@ transaction (the request's has committed by the time the body is sent) with the 
 import csv
 import io
 import json
+import re
 from datetime import datetime
 from uuid import UUID
 
@@ -25,8 +26,14 @@ COLUMNS = (
     "rejoins",
     "attended",
 )
-# A cell a spreadsheet would run as a formula (OWASP "CSV injection") is written with a leading '.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# CSV injection (OWASP): a spreadsheet runs a cell that starts with one of these as a formula ...
+_FORMULA_STARTS = "=+-@\t\r"
+# ... and a cell starts wherever the spreadsheet thinks one does: after a `;` in the many locales
+# that split on it (`x;=1+1` is two cells there), after a tab or a pipe, after a quote or a line
+# break to a parser that ignores quoting. Every cell is quoted, and a formula start at the
+# beginning of a cell or after any of these gets a ' in front, which makes it text.
+_SEPARATORS = ',;|\t\r\n"'
+_FORMULA_START = re.compile(f"(^|[{re.escape(_SEPARATORS)}])(?=[{re.escape(_FORMULA_STARTS)}])")
 
 
 # A client that stops reading the stream holds a pooled connection and an open transaction;
@@ -76,14 +83,14 @@ def _cell(value):
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
+    if isinstance(value, str):
+        return _FORMULA_START.sub(r"\1'", value)
     return value
 
 
 def as_csv(batches):
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
     writer.writerow(COLUMNS)
     for batch in batches:
         writer.writerows([_cell(row[k]) for k in COLUMNS] for row in batch)

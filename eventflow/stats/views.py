@@ -7,7 +7,6 @@ from flask_smorest import Blueprint, abort
 from eventflow import config, db, limits
 from eventflow.apidoc import document_errors
 from eventflow.auth import ADMINS, require_token
-from eventflow.limits import limiter
 from eventflow.stats import export, sections
 from eventflow.stats.schemas import (
     SECTIONS,
@@ -38,7 +37,7 @@ def _requested_sections(raw):
 
 @blp.route("/<uuid:webinar_id>/stats")
 class Stats(MethodView):
-    @limiter.limit(limits.DASHBOARD_STATS)
+    @limits.per_caller(limits.DASHBOARD_STATS)
     @admits(ADMINS)
     @blp.arguments(StatsArgsSchema, location="query")
     @blp.response(200, StatsSchema)
@@ -58,7 +57,7 @@ class Stats(MethodView):
 
 @blp.route("/<uuid:webinar_id>/attendance")
 class Attendance(MethodView):
-    @limiter.limit(limits.DASHBOARD_STATS)
+    @limits.per_caller(limits.DASHBOARD_STATS)
     @admits(ADMINS)
     @blp.arguments(AttendanceArgsSchema, location="query")
     @blp.response(200, AttendanceSchema, description=ATTENDANCE_200)

@@ -15,6 +15,9 @@ class WebinarSchema(Schema):
 
 
 class WebinarDetailSchema(WebinarSchema):
+    # Participants are not told whose webinar it is.
+    client_id = fields.UUID(metadata={"description": "Admins only"})
+    agency_id = fields.UUID(metadata={"description": "Admins only"})
     description = fields.String(required=True)
 
 

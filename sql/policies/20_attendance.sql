@@ -13,7 +13,8 @@ create policy "participants read their own registration" on registrations
     using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
 create policy "participants register themselves" on registrations
     for insert to eventflow_app
-    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
+    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
+                and app.participant_webinar_open(webinar_id));
 create policy "admins read their tenant's registrations" on registrations
     for select to eventflow_app
     using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());
@@ -35,11 +36,13 @@ create policy "participants read who is live in their webinar" on webinar_live_p
     using (webinar_id = app.participant_webinar_id());
 create policy "participants insert their own presence" on webinar_live_presence
     for insert to eventflow_app
-    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
+    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
+                and app.participant_webinar_open(webinar_id));
 create policy "participants update their own presence" on webinar_live_presence
     for update to eventflow_app
     using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id())
-    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
+    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
+                and app.participant_webinar_open(webinar_id));
 create policy "participants delete their own presence" on webinar_live_presence
     for delete to eventflow_app
     using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
@@ -67,7 +70,8 @@ create policy "participants read their own sessions" on webinar_user_sessions
     using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
 create policy "participants open their own sessions" on webinar_user_sessions
     for insert to eventflow_app
-    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
+    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
+                and app.participant_webinar_open(webinar_id));
 -- Only an open session moves, and never into the future: a closed one stays closed, and the
 -- watch time the rollups read from it cannot be stretched. The wall clock (app.clock()), not
 -- now(): a ping that started after this transaction may already have committed a later heartbeat.

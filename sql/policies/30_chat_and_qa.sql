@@ -15,7 +15,8 @@ create policy "participants post messages as themselves" on messages
     for insert to eventflow_app
     with check (webinar_id = app.participant_webinar_id()
                 and user_id = app.participant_id()
-                and author_role = 'participant' and not hidden);
+                and author_role = 'participant' and not hidden
+                and app.participant_webinar_open(webinar_id));
 create policy "admins manage their tenant's messages" on messages
     for all to eventflow_app
     using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());
@@ -37,7 +38,8 @@ create policy "participants ask questions as themselves" on questions
     with check (webinar_id = app.participant_webinar_id()
                 and user_id = app.participant_id()
                 and status = 'pending' and not pinned
-                and answer is null and answered_by is null and answered_at is null);
+                and answer is null and answered_by is null and answered_at is null
+                and app.participant_webinar_open(webinar_id));
 create policy "admins manage their tenant's questions" on questions
     for all to eventflow_app
     using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());
@@ -51,7 +53,8 @@ create policy "participants read reactions in their webinar" on reactions
     using (webinar_id = app.participant_webinar_id());
 create policy "participants react as themselves" on reactions
     for insert to eventflow_app
-    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
+    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
+                and app.participant_webinar_open(webinar_id));
 create policy "participants withdraw their own reactions" on reactions
     for delete to eventflow_app
     using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());

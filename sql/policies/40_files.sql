@@ -19,7 +19,8 @@ create policy "participants read their own downloads" on webinar_downloads
     using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
 create policy "participants record their own downloads" on webinar_downloads
     for insert to eventflow_app
-    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
+    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
+                and app.participant_webinar_open(webinar_id));
 create policy "admins read their tenant's downloads" on webinar_downloads
     for select to eventflow_app
     using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());

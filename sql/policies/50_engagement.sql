@@ -18,7 +18,8 @@ create policy "participants read their own form submissions" on form_submissions
     using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
 create policy "participants submit forms as themselves" on form_submissions
     for insert to eventflow_app
-    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
+    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
+                and app.participant_webinar_open(webinar_id));
 create policy "admins read their tenant's form submissions" on form_submissions
     for select to eventflow_app
     using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());
@@ -30,7 +31,8 @@ create policy "participants read their own form answers" on form_answers
     using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
 create policy "participants answer forms as themselves" on form_answers
     for insert to eventflow_app
-    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
+    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
+                and app.participant_webinar_open(webinar_id));
 create policy "admins read their tenant's form answers" on form_answers
     for select to eventflow_app
     using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());
@@ -51,7 +53,8 @@ create policy "participants read their own quiz attempts" on quiz_attempts
     using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
 create policy "participants start quiz attempts as themselves" on quiz_attempts
     for insert to eventflow_app
-    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
+    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
+                and app.participant_webinar_open(webinar_id));
 create policy "admins read their tenant's quiz attempts" on quiz_attempts
     for select to eventflow_app
     using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());
@@ -63,7 +66,8 @@ create policy "participants read their own quiz responses" on quiz_responses
     using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
 create policy "participants give quiz responses as themselves" on quiz_responses
     for insert to eventflow_app
-    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
+    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
+                and app.participant_webinar_open(webinar_id));
 create policy "admins read their tenant's quiz responses" on quiz_responses
     for select to eventflow_app
     using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());
@@ -84,7 +88,8 @@ create policy "participants read their own survey entries" on event_survey_entri
     using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
 create policy "participants answer surveys as themselves" on event_survey_entries
     for insert to eventflow_app
-    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
+    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
+                and app.participant_webinar_open(webinar_id));
 create policy "admins read their tenant's survey entries" on event_survey_entries
     for select to eventflow_app
     using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());
