@@ -150,8 +150,9 @@ def test_csv_cells_are_never_formulas_in_comma_or_semicolon_locales(client, make
     tenant = make_tenant()
     for name in FORMULA_NAMES:
         owner.execute(
-            "insert into registrations (webinar_id, user_id, display_name) values (%s, gen_random_uuid(), %s)",
-            (tenant.webinar_id, name),
+            """insert into registrations (webinar_id, client_id, agency_id, user_id, display_name)
+               values (%s, %s, %s, gen_random_uuid(), %s)""",
+            (tenant.webinar_id, tenant.client_id, tenant.agency_id, name),
         )
     text = client.get(_url(tenant, "?format=csv"), headers=tenant.client_admin()).get_data(as_text=True)
     for separator in (",", ";", "\t", "|"):
