@@ -31,6 +31,7 @@ import logging
 import resource
 import time
 import uuid
+from collections import Counter
 
 import gevent
 import gevent.monkey
@@ -92,18 +93,18 @@ class Subscriber:
         self.access_etag = None
         self.access_sent_at = float("-inf")
 
-    def send(self, chunk, counts):
+    def send(self, chunk):
         if not self.closed:
             self.queue.put(chunk)
-            for kind, count in counts.items():
-                metrics.STREAM_EVENTS_SENT.labels(kind).inc(count)
 
     def close(self, chunk, kind=None):
-        """Send a last chunk and end the stream."""
+        """Send a last chunk (with one event of `kind`) and end the stream."""
         if not self.closed:
-            self.send(chunk, {kind: 1} if kind else {})
+            self.send(chunk)
             self.closed = True
             self.queue.put(None)
+            if kind:
+                metrics.STREAM_EVENTS_SENT.labels(kind).inc()
 
     def chunks(self, hub):
         """The response body: the retry hint, then what the channel queues, with a heartbeat
@@ -137,6 +138,22 @@ def _row_events(feed_name, changes):
             item = orjson.dumps(ROW_SCHEMAS[feed_name].dump(row))
             rendered.append([row["seq"], events.ROW_EVENTS[feed_name], item])
     return rendered
+
+
+def _render(cursors, feed_name, rendered, head):
+    """(the bytes of a page's events for a subscriber at `cursors`, the feed's cursor after
+    them, how many events of each kind). A cursor that moves past changes the caller does not
+    see gets an `id:` line of its own."""
+    cursors = dict(cursors)
+    chunks, kinds = [], Counter()
+    for seq, kind, data in rendered:
+        cursors[feed_name] = seq
+        chunks.append(events.event(kind, data, cursors))
+        kinds[kind] += 1
+    if head > cursors[feed_name]:
+        cursors[feed_name] = head
+        chunks.append(events.cursor_only(cursors))
+    return b"".join(chunks), cursors[feed_name], kinds
 
 
 class Channel:
@@ -186,21 +203,31 @@ class Channel:
         shared = window.windows().current(self.webinar, feed_name, marker) if redis_ok else None
         # A window behind the marker is being refilled by another process: soon in Redis.
         retry_after = RETRY_SECONDS if shared is not None and marker is not None and shared.head < marker else None
-        rendered = {}
+        # What the window gives is the same bytes for every subscriber of an audience at the same
+        # cursors: rendered once per (audience, cursors), whatever the number of subscribers.
+        rendered, counts = {}, Counter()
         for subscriber in behind:
             after = subscriber.cursors[feed_name]
             own_rows_changed = shared is not None and shared.changed_for(subscriber.principal.user_id, after)
             if shared is not None and shared.covers(after) and not own_rows_changed:
-                key = (subscriber.audience, after)
+                key = (subscriber.audience, *subscriber.cursors.values())
                 if key not in rendered:
-                    rendered[key] = self._from_window(shared, feed_name, subscriber.audience, after)
-                page = rendered[key]
+                    page = self._from_window(shared, feed_name, subscriber.audience, after)
+                    rendered[key] = _render(subscriber.cursors, feed_name, *page)
+                sent = rendered[key]
             else:
                 page = self._from_postgres(subscriber, feed_name, after, "own rows" if shared else "no window")
-            if page is None:
+                sent = None if page is None else _render(subscriber.cursors, feed_name, *page)
+            if sent is None:
                 retry_after = DATABASE_RETRY_SECONDS
-            else:
-                self._send(subscriber, feed_name, *page)
+                continue
+            chunk, cursor, kinds = sent
+            subscriber.cursors[feed_name] = cursor
+            if chunk:
+                subscriber.send(chunk)
+                counts.update(kinds)
+        for kind, count in counts.items():
+            metrics.STREAM_EVENTS_SENT.labels(kind).inc(count)
         if retry_after is not None:
             gevent.spawn_later(retry_after, self.notify, (feed_name,))
 
@@ -237,19 +264,6 @@ class Channel:
             )
             return None
 
-    @staticmethod
-    def _send(subscriber, feed_name, rendered, head):
-        chunks, counts = [], {}
-        for seq, kind, data in rendered:
-            subscriber.cursors[feed_name] = seq
-            chunks.append(events.event(kind, data, subscriber.cursors))
-            counts[kind] = counts.get(kind, 0) + 1
-        if head > subscriber.cursors[feed_name]:
-            subscriber.cursors[feed_name] = head
-            chunks.append(events.cursor_only(subscriber.cursors))
-        if chunks:
-            subscriber.send(b"".join(chunks), counts)
-
     def supersede(self, user_id, session_id):
         """access/track opened `session_id` for this viewer: their streams of other sessions end."""
         for subscriber in list(self.subscribers):
@@ -269,8 +283,11 @@ class Channel:
         except (redis.RedisError, *breaker.DATABASE_FAILURES) as exc:
             log.warning("no live list for the streams of %s: %s", self.webinar.id, exc)
             return
+        answers = {}
         for subscriber in due:
-            self._send_access(subscriber, snapshot, now)
+            self._send_access(subscriber, snapshot, now, answers)
+        sent = sum(subscriber.access_sent_at == now for subscriber in due)
+        metrics.STREAM_EVENTS_SENT.labels("access").inc(sent)
 
     def _live_list(self):
         """The snapshot's document, read as an admin of the webinar's client (who sees who is
@@ -282,21 +299,28 @@ class Channel:
         return row["document"], row["version"]
 
     @staticmethod
-    def _send_access(subscriber, snapshot, now):
-        known = ETags() if subscriber.access_etag is None else ETags(weak_etags=[subscriber.access_etag])
+    def _send_access(subscriber, snapshot, now, answers):
+        """The caller's stats/access answer if it changed since the last one sent. Answers are
+        the same for every participant who is not on the list (and for every admin): `answers`
+        keeps each one made during this tick."""
+        never = ETags()  # the body is made once per kind of answer; the ETag is compared here
         if subscriber.principal.role == PARTICIPANT:
-            limit = config.current().participant_viewer_limit
             user_id = subscriber.principal.user_id
-            answer = poll.for_participant(snapshot, user_id, subscriber.session_id, limit, known)
-            superseded = subscriber.session_id is not None and snapshot.superseded(user_id, subscriber.session_id)
+            superseded = None if subscriber.session_id is None else snapshot.superseded(user_id, subscriber.session_id)
+            key = (user_id if snapshot.position_of(user_id) is not None else None, superseded)
+            if key not in answers:
+                limit = config.current().participant_viewer_limit
+                answers[key] = poll.for_participant(snapshot, user_id, subscriber.session_id, limit, never)
         else:
-            answer = poll.for_admin(snapshot, 0, ADMIN_VIEWER_LIMIT, known)
-            superseded = False
-        status, headers, payload = answer
-        if status == 200:
-            subscriber.access_etag = unquote_etag(headers["ETag"])[0]
+            superseded, key = False, ADMINS
+            if key not in answers:
+                answers[key] = poll.for_admin(snapshot, 0, ADMIN_VIEWER_LIMIT, never)
+        _, headers, payload = answers[key]
+        etag = unquote_etag(headers["ETag"])[0]
+        if etag != subscriber.access_etag:
+            subscriber.access_etag = etag
             subscriber.access_sent_at = now
-            subscriber.send(events.event("access", payload), {"access": 1})
+            subscriber.send(events.event("access", payload))
         if superseded:
             subscriber.close(events.event("superseded", {"superseded": True}), "superseded")
 
