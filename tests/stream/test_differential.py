@@ -36,6 +36,8 @@ def _poll_until_current(client, url, headers, cursors, heads):
             assert page.status_code == 200, page.json
             received[feed]["rows"] += page.json[feed]
             received[feed]["removed"] += page.json["removed"]
+            if page.json["next"] == cursors[feed]:
+                time.sleep(0.05)  # a window being refilled elsewhere: within the rate limit, wait for it
             cursors[feed] = page.json["next"]
     return received
 
