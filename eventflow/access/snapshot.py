@@ -118,10 +118,9 @@ class SnapshotCache:
 
     def confirmed_copy(self, webinar_id):
         """This process's snapshot of a webinar if it was confirmed current moments ago, else None:
-        all a poll needs from memory alone."""
+        all a poll needs from memory alone. The caller counts the hit once it answers from it."""
         copy = self._copies.get(webinar_id)
         if copy is not None and time.monotonic() - copy.checked_at < LOCAL_CHECK_SECONDS:
-            metrics.CACHE_HITS.labels(METRIC_NAME).inc()
             return copy
         return None
 
@@ -131,6 +130,7 @@ class SnapshotCache:
         webinar_id = str(webinar_id)
         copy = self.confirmed_copy(webinar_id)
         if copy is not None:
+            metrics.CACHE_HITS.labels(METRIC_NAME).inc()
             return copy
         copy = self._copies.get(webinar_id)
         built = []
