@@ -40,6 +40,11 @@ class Settings:
     questions_poll_interval_seconds: int = 5
     poll_slowdown_factor: int = 3
     feed_marker_ttl_seconds: int = 15
+    # The shared change window of each feed (README: "Chat and Q&A"): how many of its latest
+    # changes it holds; 0 turns it off (every poll that is behind reads PostgreSQL).
+    feed_window_changes: int = 300
+    # The dashboard (GET /stats) is rebuilt at most this often per webinar and sections.
+    stats_cache_seconds: float = 5.0
     # The pages' client cadences (ping, track, stats/access, dashboard) times this; tests shorten them.
     page_cadence_scale: float = 1.0
 

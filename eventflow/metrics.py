@@ -4,8 +4,9 @@ Under gunicorn, set PROMETHEUS_MULTIPROC_DIR (an empty directory per deployment;
 wipes it on start and marks dead workers): prometheus_client then keeps each process's values in
 files there and /metrics adds them up. Without it, each process reports its own (dev, tests).
 
-Recorded where they happen: SNAPSHOT_REBUILDS and CACHE_HITS / CACHE_MISSES{cache="stats_access"}
-by access/snapshot.py, CACHE_HITS / CACHE_MISSES{cache="webinar"} by tenancy.lookup_webinar,
+Recorded where they happen: SNAPSHOT_REBUILDS and CACHE_HITS / CACHE_MISSES labelled
+"stats_access" (the stats/access snapshot) and "stats" (the dashboard) by shared_documents.py,
+"chat_window" by chat/window.py; CACHE_HITS / CACHE_MISSES{cache="webinar"} by tenancy.lookup_webinar,
 BREAKER_STATE{breaker="database-polls"} by breaker.py on each state change, FAST_LANE and the
 request counts of the polls it answers by access/fastlane.py. Another area imports
 this module and increments the same way.

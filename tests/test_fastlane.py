@@ -7,7 +7,8 @@ import pytest
 import redis
 from prometheus_client import REGISTRY
 
-from eventflow.access import fastlane, snapshot
+from eventflow import shared_documents
+from eventflow.access import fastlane
 from tests.conftest import checkouts
 
 
@@ -119,7 +120,7 @@ def test_a_token_seen_for_the_first_time_is_verified_in_the_fast_lane(client, ma
 
 
 def test_an_expired_token_is_refused_even_after_it_was_verified(client, make_tenant, make_token, monkeypatch):
-    monkeypatch.setattr(snapshot, "LOCAL_CHECK_SECONDS", 60.0)  # the snapshot stays in memory throughout
+    monkeypatch.setattr(shared_documents, "LOCAL_CHECK_SECONDS", 60.0)  # the snapshot stays in memory throughout
     tenant = make_tenant()
     token = make_token("participant", name="Short-lived", ttl=2)
     headers = {"Authorization": f"Bearer {token}"}

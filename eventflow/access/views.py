@@ -119,7 +119,7 @@ class StatsAccess(MethodView):
             row = db.connection().execute(queries.LIVE_LIST, params).fetchone()
             return row["document"], row["version"]
 
-        snapshot = snapshots().get(webinar.id, load_document)
+        snapshot = snapshots().get(str(webinar.id), load_document)
         known = request.if_none_match
         if principal.role == PARTICIPANT:
             viewer_limit = settings.participant_viewer_limit

@@ -100,3 +100,39 @@ returning q.seq, {QUESTION_COLUMNS}
 """
 
 UPVOTE_QUESTION = "select * from app.upvote_question(%(webinar_id)s, %(question_id)s, %(up)s)"
+
+# The change window (chat/window.py) is read in one REPEATABLE READ transaction, so that the
+# head, both audiences' pages and the personal changes below are one snapshot.
+ONE_SNAPSHOT = "set transaction isolation level repeatable read, read only"
+
+FEED_HEAD = """
+select coalesce((select f.seq from chat_feeds f
+                 where f.webinar_id = %(webinar_id)s and f.feed = %(feed)s), 0) as head
+"""
+
+# Who may see a change of the window otherwise than "any participant" or "any admin" does: the
+# author of the row (their own hidden message, their private or pending question, `mine`) and,
+# for a question, whoever has upvoted it (`upvoted`). For each, the last such change after the
+# cursor. Read as an admin of the webinar, who sees every row and reaction of it.
+PERSONAL_MESSAGE_CHANGES = """
+select m.user_id, max(m.seq) as seq
+from messages m
+where m.webinar_id = %(webinar_id)s and m.seq > %(after)s
+group by m.user_id
+"""
+
+PERSONAL_QUESTION_CHANGES = """
+select personal.user_id, max(personal.seq) as seq
+from (
+    select q.user_id, q.seq
+    from questions q
+    where q.webinar_id = %(webinar_id)s and q.seq > %(after)s
+    union all
+    select r.user_id, q.seq
+    from questions q
+    join reactions r on r.webinar_id = q.webinar_id and r.target_type = 'question'
+                    and r.target_id = q.id and r.kind = 'upvote'
+    where q.webinar_id = %(webinar_id)s and q.seq > %(after)s
+) personal
+group by personal.user_id
+"""

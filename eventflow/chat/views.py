@@ -2,8 +2,9 @@
 
 While the realtime channel is down every viewer polls `messages` every 2 s and `questions` every
 5 s. A poll whose cursor is current is answered from the Redis marker with no database work
-(feed.py), even while the poll breaker is open; one that is behind reads one page in one
-statement, behind the breaker (breaker.py). Every answer says in `Poll-Interval` how many
+(feed.py), even while the poll breaker is open; one inside the feed's shared change window from
+there (window.py); only one that is older, or a caller whose own rows changed, reads one page in
+one statement, behind the breaker (breaker.py). Every answer says in `Poll-Interval` how many
 seconds to wait before the next. A write raises the marker once its transaction committed.
 """
 
@@ -14,7 +15,7 @@ from flask_smorest import Blueprint, abort
 from eventflow import breaker, db, limits
 from eventflow.apidoc import PARTICIPANT_ACCESS_RULES, document_errors
 from eventflow.auth import ADMINS, EVERYONE, PARTICIPANTS, require_token
-from eventflow.chat import feed, queries
+from eventflow.chat import feed, queries, window
 from eventflow.chat.schemas import (
     MessagePageSchema,
     MessageSchema,
@@ -37,8 +38,9 @@ ROW_ID = "int(max=9223372036854775807)"  # a bigint; larger is 404, not a databa
 
 
 @blp.record_once
-def _bind_breaker(state):
+def _bind_extensions(state):
     breaker.init_app(state.app)
+    window.init_app(state.app)
 
 
 def _params(principal, webinar_id, **more):
@@ -58,16 +60,21 @@ def _new_row(principal, webinar, **more):
     )
 
 
-def _poll(feed_name, webinar_id, args, query, **more):
+def _poll(feed_name, webinar_id, args, query, status=None):
     """One poll of a feed: (page, status, headers). Current cursor: no database work at all, and
-    no breaker either; only the read of a page is behind it."""
+    no breaker either; a cursor inside the feed's change window: its page from there (window.py);
+    only the read of a page from PostgreSQL is behind the breaker."""
     after = int(args["after"])
-    principal, _ = enter_webinar(webinar_id, EVERYONE)
+    principal, webinar = enter_webinar(webinar_id, EVERYONE)
     marker, redis_ok = feed.read_marker(webinar_id, feed_name)
     if marker == after:
         page = {feed_name: [], "removed": [], "next": str(after)}
         return page, 200, _poll_headers(feed_name, redis_ok)
-    params = _params(principal, webinar_id, feed=feed_name, after=after, limit=args["limit"], **more)
+    if redis_ok:
+        page = window.windows().page_for(principal, webinar, feed_name, marker, after, args["limit"], status)
+        if page is not None:
+            return page, 200, _poll_headers(feed_name, redis_ok)
+    params = _params(principal, webinar_id, feed=feed_name, after=after, limit=args["limit"], status=status)
     try:
         with current_app.extensions[breaker.EXTENSION_KEY].guard() as probe:
             rows = db.connection().execute(query, params).fetchall()

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint, abort
 from eventflow import config, db, limits
 from eventflow.apidoc import document_errors
 from eventflow.auth import ADMINS, require_token
-from eventflow.stats import export, sections
+from eventflow.stats import cache, export, sections
 from eventflow.stats.schemas import (
     SECTIONS,
     SECTIONS_LIST,
@@ -21,6 +21,13 @@ from eventflow.tenancy import admits, enter_webinar
 ATTENDANCE_200 = "JSON, or CSV (text/csv) with the same columns"
 blp = Blueprint("stats", __name__, url_prefix="/api/webinars", description="Admin dashboard and attendance")
 blp.before_request(require_token)
+# The dashboard changes every few seconds: a client may keep it, but must ask again each time.
+CACHE_CONTROL = "private, no-cache"
+
+
+@blp.record_once
+def _bind_cache(state):
+    cache.init_app(state.app)
 
 
 def _requested_sections(raw):
@@ -41,18 +48,19 @@ class Stats(MethodView):
     @admits(ADMINS)
     @blp.arguments(StatsArgsSchema, location="query")
     @blp.response(200, StatsSchema)
+    @blp.alt_response(304, description="Unchanged since the ETag given in If-None-Match")
     @document_errors(blp, 400, 401, 403, 404, 422, 429, 503)
     def get(self, args, webinar_id):
         """The dashboard: the requested sections (all by default), each defined in its schema;
-        an unknown section is a 400."""
+        an unknown section is a 400. Shared by the webinar's admins and rebuilt at most every
+        EVENTFLOW_STATS_CACHE_SECONDS (default 5), with an ETag."""
         enter_webinar(webinar_id, ADMINS)
         wanted = _requested_sections(args["sections"])
-        settings = config.current()
-        conn = db.connection()
-        stats = {"webinar_id": webinar_id}
-        for name in wanted:
-            stats[name] = sections.READERS[name](conn, webinar_id, settings)
-        return stats
+        answer = cache.dashboard(webinar_id, wanted, lambda: _read_stats(webinar_id, wanted))
+        headers = {"ETag": f'W/"{answer.version}"', "Cache-Control": CACHE_CONTROL}
+        if request.if_none_match.contains_weak(answer.version):
+            return Response(status=304, headers=headers)
+        return Response(answer.document, mimetype="application/json", headers=headers)
 
 
 @blp.route("/<uuid:webinar_id>/attendance")
@@ -76,6 +84,15 @@ class Attendance(MethodView):
                 headers={"Content-Disposition": f'attachment; filename="attendance-{webinar_id}.csv"'},
             )
         return Response(export.as_json(rows, webinar_id, settings.attended_share), mimetype="application/json")
+
+
+def _read_stats(webinar_id, wanted):
+    settings = config.current()
+    conn = db.connection()
+    stats = {"webinar_id": webinar_id}
+    for name in wanted:
+        stats[name] = sections.READERS[name](conn, webinar_id, settings)
+    return stats
 
 
 def _wants_csv(format_arg):

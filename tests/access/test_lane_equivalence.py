@@ -10,8 +10,8 @@ import pytest
 from prometheus_client import REGISTRY
 from werkzeug.test import Client
 
-from eventflow import tenancy
-from eventflow.access import fastlane, snapshot
+from eventflow import shared_documents, tenancy
+from eventflow.access import fastlane
 from eventflow.limits import limiter
 
 VIEWER_LIMIT = 2  # the slice participants see of others: smaller than the crowd below
@@ -25,7 +25,7 @@ REQUEST_IDS = ("none", "client-given.1", "not sane!")
 def lanes(app, monkeypatch):
     """(Flask lane, fast lane) of the session's app, the viewer limit cut to VIEWER_LIMIT, and
     every cache the fast lane reads kept long enough that nothing expires between the two."""
-    monkeypatch.setattr(snapshot, "LOCAL_CHECK_SECONDS", 600.0)
+    monkeypatch.setattr(shared_documents, "LOCAL_CHECK_SECONDS", 600.0)
     monkeypatch.setattr(tenancy, "LOCAL_CACHE_SECONDS", 600.0)
     settings = app.extensions["eventflow.settings"]
     monkeypatch.setitem(
