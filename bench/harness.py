@@ -62,6 +62,8 @@ class Session:
             "PROMETHEUS_MULTIPROC_DIR": str(self._fresh_dir("metrics")),
             "EVENTFLOW_METRICS_PUBLIC": "1",  # on loopback, for the bench only
         }
+        if self.args.front:
+            env["EVENTFLOW_TRUSTED_PROXIES"] = "1"  # as `eventflow serve` runs behind the front
         self.app = servers.Gunicorn("app", self.source, "wsgi:app", self.args.app_bind, env, self.workdir)
         self.floor = servers.Gunicorn("floor", self.source, "bench.floor:app", self.args.floor_bind, {}, self.workdir)
         self.servers = [self.app, self.floor]
