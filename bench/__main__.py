@@ -5,7 +5,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import harness, pgstats, profile, report, serving
+from bench import harness, pgstats, profile, report, schedule, serving
 from bench.harness import log
 
 CAPACITY_P99_MS = 50.0
@@ -85,6 +85,11 @@ def main(argv=None):
     capacity.add_argument("--max", type=int, default=32000)
     capacity.add_argument("--refine", type=int, default=2, help="bisection steps after the first failure")
     capacity.add_argument("--duration", type=float, default=30.0, help="steady seconds after the ramp, per step")
+    storm = commands.add_parser("storm", help="the join storm: N viewers arriving within a minute, service and floor")
+    _common(storm)
+    storm.add_argument("--viewers", default="1000,2000", help="comma-separated N, one storm each")
+    storm.add_argument("--arrivals", type=float, default=60.0, help="the window the N arrive in, uniformly, s")
+    storm.add_argument("--duration", type=float, default=15.0, help="polling seconds after the last arrival")
     prof = commands.add_parser("profile", help="py-spy over the workers while wrk saturates the hot endpoints")
     _common(prof)
     prof.add_argument("--seconds", type=int, default=20)
@@ -119,7 +124,8 @@ def main(argv=None):
                 ]
             )
         else:
-            text = run_crowd(session, args) if args.command == "run" else run_capacity(session, args)
+            run = {"run": run_crowd, "capacity": run_capacity, "storm": run_storm}[args.command]
+            text = run(session, args)
     finally:
         session.stop()
     return _print(text, args.out)
@@ -233,6 +239,57 @@ def run_capacity(session, args):
         ]
         lines += steps
         lines.append("")
+    return "\n".join(lines)
+
+
+STORM_P99_MS = 250.0
+
+
+def run_storm(session, args):
+    """Each N arrives uniformly within --arrivals seconds, every viewer a newcomer entering as the
+    reference client does (register, access/track, first presence/ping, first stats/access), then
+    polling; the same timetable is sent to the service and to the framework floor."""
+    lines = [
+        f"## Join storm: N viewers arriving uniformly within {args.arrivals:.0f} s, then {args.duration:.0f} s "
+        f"of polling (pass: p99 ≤ {STORM_P99_MS:.0f} ms and no errors, whole run)",
+        "",
+        harness.settings_text(args, session),
+        "",
+        "| N | target | requests | p50 ms | p99 ms | entry p99 ms (register / track / ping / stats/access) | "
+        "errors | SQL/req | machine busy | verdict |",
+        "|---:|---|---:|---:|---:|---|---|---:|---:|---|",
+    ]
+    for viewers in (int(n) for n in args.viewers.split(",")):
+        seeded = session.seed(0, args.admins, extra=viewers)
+        seeded.viewer_tokens, seeded.viewer_sessions = seeded.extra_tokens, [None] * viewers
+        params = schedule.Crowd(
+            viewers=viewers,
+            admins=args.admins,
+            duration=args.arrivals + args.duration,
+            ramp=args.arrivals,
+            leave_fraction=0.0,
+            admin_stats=session.has_admin_stats(seeded),
+            seed=args.seed,
+            join_storm=True,
+        )
+        for target in ("service", "floor"):
+            log(f"join storm: {viewers} viewers against the {target}")
+            result = session.drive(seeded, params, target)
+            whole = _whole_run(result["measured"], params.duration)
+            total = whole["all"]
+            entry = " / ".join(
+                f"{whole[kind]['p99']:.0f}" if kind in whole else "-"
+                for kind in (schedule.REGISTER, schedule.TRACK, schedule.FIRST_PING, schedule.FIRST_STATS_ACCESS)
+            )
+            sql = pgstats.summarise(result["sql"])["statements"] / max(1, total["requests"]) if result["sql"] else 0
+            errors = ", ".join(f"{c}×{n}" for c, n in sorted(total["errors"].items())) or "0"
+            ok = total["p99"] <= STORM_P99_MS and not total["errors"]
+            lines.append(
+                f"| {viewers} | {target} | {total['requests']} | {total['p50']:.1f} | {total['p99']:.1f} | {entry} | "
+                f"{errors} | {sql if target == 'service' else 0:.2f} | {result['machine_busy']:.0%} | "
+                f"{'pass' if ok else 'FAIL'} |"
+            )
+            log(lines[-1])
     return "\n".join(lines)
 
 

@@ -120,14 +120,15 @@ class Session:
         return all(self.status_of(path, token, crowd.webinar_id) != 404 for path in ("messages", "questions"))
 
     # --- the crowd ----------------------------------------------------------------------------
-    def drive(self, crowd_seed, params):
-        """Run the open-loop crowd; return merged measurements, SQL delta and CPU figures."""
+    def drive(self, crowd_seed, params, target=None):
+        """Run the open-loop crowd against `target` ("service" or "floor"; default --crowd-target);
+        return merged measurements, SQL delta and CPU figures."""
         shards = self.args.generators
         start_at = time.time() + 2.0 + 0.2 * shards
         plans = []
         for shard in range(shards):
             plan = {
-                "base_url": self.floor_url if self.args.crowd_target == "floor" else self.app_url,
+                "base_url": self.floor_url if (target or self.args.crowd_target) == "floor" else self.app_url,
                 "webinar_id": crowd_seed.webinar_id,
                 "viewer_tokens": {i: crowd_seed.viewer_tokens[i] for i in range(shard, params.viewers, shards)},
                 "viewer_sessions": {i: crowd_seed.viewer_sessions[i] for i in range(shard, params.viewers, shards)},
