@@ -5,7 +5,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import harness, pgstats, profile, report, schedule, serving
+from bench import harness, pgstats, presence_cost, profile, report, schedule, serving
 from bench.harness import log
 
 CAPACITY_P99_MS = 50.0
@@ -90,6 +90,9 @@ def main(argv=None):
     storm.add_argument("--viewers", default="1000,2000", help="comma-separated N, one storm each")
     storm.add_argument("--arrivals", type=float, default=60.0, help="the window the N arrive in, uniformly, s")
     storm.add_argument("--duration", type=float, default=15.0, help="polling seconds after the last arrival")
+    cost = commands.add_parser("presence", help="what one presence write costs PostgreSQL, per entry request")
+    _common(cost)
+    cost.add_argument("--writes", type=int, default=300, help="requests of each kind, one viewer each")
     prof = commands.add_parser("profile", help="py-spy over the workers while wrk saturates the hot endpoints")
     _common(prof)
     prof.add_argument("--seconds", type=int, default=20)
@@ -124,7 +127,9 @@ def main(argv=None):
                 ]
             )
         else:
-            run = {"run": run_crowd, "capacity": run_capacity, "storm": run_storm}[args.command]
+            run = {"run": run_crowd, "capacity": run_capacity, "storm": run_storm, "presence": run_presence}[
+                args.command
+            ]
             text = run(session, args)
     finally:
         session.stop()
@@ -240,6 +245,18 @@ def run_capacity(session, args):
         lines += steps
         lines.append("")
     return "\n".join(lines)
+
+
+def run_presence(session, args):
+    return "\n".join(
+        [
+            f"## Presence writes: {args.writes} of each entry request, one at a time, distinct viewers",
+            "",
+            harness.settings_text(args, session),
+            "",
+            presence_cost.table(presence_cost.measure(session, args.writes)),
+        ]
+    )
 
 
 STORM_P99_MS = 250.0
