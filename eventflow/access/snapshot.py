@@ -28,9 +28,10 @@ from eventflow import shared_documents
 
 KEY_PREFIX = "ef:snap"
 # A session opened this long before a snapshot was built may still be missing from it: its
-# transaction may have committed after the live list was read (a request's statements and commit
-# take milliseconds; this also absorbs a small clock skew between PostgreSQL and the app).
-SESSION_VISIBLE_SECONDS = 2.0
+# transaction may have committed after the live list was read (a request's call and commit take
+# milliseconds; this also absorbs a small clock skew between PostgreSQL and the app). Another
+# device's session is therefore told within this plus the snapshot's max age: inside one poll.
+SESSION_VISIBLE_SECONDS = 1.0
 METRIC_NAME = "stats_access"  # the label of this cache in the metrics
 
 

@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 from werkzeug.test import Client
 
 from eventflow import shared_documents, tenancy
-from eventflow.access import fastlane
+from eventflow.access import fastlane, snapshot
 from eventflow.limits import limiter
 
 VIEWER_LIMIT = 2  # the slice participants see of others: smaller than the crowd below
@@ -27,6 +27,7 @@ def lanes(app, monkeypatch):
     every cache the fast lane reads kept long enough that nothing expires between the two."""
     monkeypatch.setattr(shared_documents, "LOCAL_CHECK_SECONDS", 600.0)
     monkeypatch.setattr(tenancy, "LOCAL_CACHE_SECONDS", 600.0)
+    monkeypatch.setattr(snapshot, "SESSION_VISIBLE_SECONDS", 0.0)  # the "older" session is told at once
     settings = app.extensions["eventflow.settings"]
     monkeypatch.setitem(
         app.extensions, "eventflow.settings", settings.with_overrides(participant_viewer_limit=VIEWER_LIMIT)
