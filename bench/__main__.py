@@ -191,6 +191,7 @@ def crowd_sections(result, params, viewers):
         f"- CPU: machine {result['machine_busy']:.0%} busy; service {result['server_cpu']:.1f} s, "
         f"generator {result['generator_cpu']:.1f} s ({result['generator_cpu'] / params.duration:.0%} of one core); "
         f"generator dispatch lag p99 {result['lag_p99']:.1f} ms, max {result['lag_max']:.1f} ms",
+        _transactions_line(result, whole),
         "",
         f"### Steady state ({steady_seconds:.0f} s after the ramp): latency from the scheduled send time",
         "",
@@ -210,6 +211,31 @@ def crowd_sections(result, params, viewers):
         ]
     result["verdict"] = whole["all"]
     return lines
+
+
+POLLS = (schedule.MESSAGES, schedule.QUESTIONS)
+CHANGES = (schedule.POST_MESSAGE, schedule.POST_QUESTION)
+WRITES = (schedule.REGISTER, schedule.TRACK, schedule.TRACK_REFRESH, schedule.PING, schedule.FIRST_PING, schedule.EXIT)
+
+
+def _transactions_line(result, whole):
+    """PostgreSQL transactions over the run (pg_stat_database). Every write takes one; the rest are
+    reads (snapshot rebuilds, lookups, the dashboard, chat polls): in fallback mode, all of them
+    charged to the chat polls and to the posted changes gives an upper bound of each."""
+    transactions = result["transactions"]
+    requests = whole["all"]["requests"]
+    line = (
+        f"- PostgreSQL transactions (pg_stat_database): {transactions}, {transactions / max(1, requests):.3f}/request"
+    )
+    polls = sum(whole[kind]["requests"] for kind in POLLS if kind in whole)
+    changes = sum(whole[kind]["requests"] for kind in CHANGES if kind in whole)
+    if polls and changes:
+        reads = max(0, transactions - changes - sum(whole[kind]["requests"] for kind in WRITES if kind in whole))
+        line += (
+            f"; reads (all but the writes) {reads}: at most {reads / polls:.4f} per chat poll ({polls} polls), "
+            f"{reads / changes:.2f} per posted change ({changes} changes)"
+        )
+    return line
 
 
 def _whole_run(measured, seconds):

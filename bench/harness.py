@@ -144,6 +144,7 @@ class Session:
             path.write_text(json.dumps(plan))
             plans.append((path, self.workdir / f"out-{shard}.json"))
         before_sql = pgstats.snapshot(self.urls["owner"]) if self.pg_stats else {}
+        before_transactions = pgstats.transactions(self.urls["owner"])
         before_cpu = _children_cpu(), servers.cpu_seconds(self.server_pids()), servers.machine_busy_seconds()
         procs = [
             subprocess.Popen([sys.executable, "-m", "bench.crowd", str(plan), str(out)], cwd=REPO, preexec_fn=_ahead)
@@ -155,12 +156,15 @@ class Session:
                 raise RuntimeError(f"generator exited with {proc.returncode}")
         after_cpu = _children_cpu(), servers.cpu_seconds(self.server_pids()), servers.machine_busy_seconds()
         after_sql = pgstats.snapshot(self.urls["owner"]) if self.pg_stats else {}
+        time.sleep(1.5)  # the backends' last counts reach pg_stat_database
+        transactions = pgstats.transactions(self.urls["owner"]) - before_transactions
         shards_out = [json.loads(out.read_text()) for _, out in plans]
         lag = sorted(v for shard in shards_out for v in shard["lag_ms"])
         wall = after_cpu[2][1] - before_cpu[2][1]
         return {
             "measured": report.merge_shards(shards_out),
             "sql": pgstats.delta(before_sql, after_sql),
+            "transactions": transactions,
             "generator_cpu": after_cpu[0] - before_cpu[0],
             "server_cpu": after_cpu[1] - before_cpu[1],
             "machine_busy": (after_cpu[2][0] - before_cpu[2][0]) / wall if wall else float("nan"),
