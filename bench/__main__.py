@@ -25,6 +25,14 @@ def _common(parser):
         help="a superuser URL of the PostgreSQL server to create the database on",
     )
     parser.add_argument("--database", default="eventflow_bench", help="dropped and created again")
+    parser.add_argument(
+        "--reuse-database",
+        action="store_true",
+        help="use --database as it is (migrated, not dropped): e.g. a Citus cluster's (deploy/citus/)",
+    )
+    parser.add_argument(
+        "--instances", type=int, default=1, help="app instances (gunicorn on consecutive ports), one crowd split"
+    )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/3")
     parser.add_argument("--ref", default=None, help="benchmark this git ref (exported) instead of the working tree")
     parser.add_argument("--app-bind", default="127.0.0.1:18000")
@@ -78,6 +86,14 @@ def main(argv=None):
     run.add_argument("--saturate-seconds", type=int, default=10, help="0 skips the closed-loop runs")
     run.add_argument("--saturate-connections", type=int, default=32)
     run.add_argument("--saturation-tokens", type=int, default=SATURATION_TOKENS, help=SATURATION_TOKENS_HELP)
+    compare = commands.add_parser(
+        "instances", help="the same crowd against one app instance, then against several, back to back"
+    )
+    _common(compare)
+    compare.add_argument("--viewers", type=int, default=1000)
+    compare.add_argument("--fallback", action="store_true", help="realtime is down: poll messages and questions too")
+    compare.add_argument("--duration", type=float, default=60.0, help="steady seconds after the ramp")
+    compare.add_argument("--compare", type=int, default=2, help="the number of instances to compare with one")
     capacity = commands.add_parser("capacity", help="the largest N holding p99 <= 50 ms without errors")
     _common(capacity)
     capacity.add_argument("--modes", default="normal,fallback")
@@ -112,6 +128,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "serving":
         return _print(serving.run(args, tempfile.mkdtemp(prefix="eventflow-serving-")), args.out)
+    if args.front and (args.instances > 1 or args.command == "instances"):
+        parser.error("--front stands before one instance: leave out --instances or --front")
+    if args.command == "instances":
+        return compare_instances(args)
 
     session = harness.Session(args)
     try:
@@ -140,6 +160,28 @@ def _print(text, out):
     print(text)
     if out:
         out.write_text(text + "\n")
+    return 0
+
+
+def compare_instances(args):
+    """One crowd against one instance, then the same crowd (same seed) split between
+    `--compare` instances: each in a fresh session, one after the other, so that both meet the
+    same machine (which others may share: read them side by side, not against older runs)."""
+    sections = [f"## One instance vs {args.compare}, the same crowd, back to back", ""]
+    for instances in (1, args.compare):
+        args.instances = instances
+        args.saturate_seconds = 0
+        session = harness.Session(args)
+        try:
+            session.start()
+            text = run_crowd(session, args)
+        finally:
+            session.stop()
+        sections += [text.replace("## Crowd:", f"### {instances} instance{'s' if instances > 1 else ''}:", 1), ""]
+    text = "\n".join(sections)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
     return 0
 
 

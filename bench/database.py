@@ -26,8 +26,8 @@ values (%s, %s, %s, 'Bench webinar', 'live', %s, %s) returning id
 """
 # N registered viewers in one statement; their display names go into their tokens too.
 REGISTER_VIEWERS = """
-insert into registrations (webinar_id, user_id, display_name, registered_at)
-select %s, gen_random_uuid(), 'Viewer ' || lpad(i::text, 6, '0'), now() - interval '1 day'
+insert into registrations (webinar_id, user_id, client_id, agency_id, display_name, registered_at)
+select %s, gen_random_uuid(), %s, %s, 'Viewer ' || lpad(i::text, 6, '0'), now() - interval '1 day'
 from generate_series(1, %s) i
 returning user_id, display_name
 """
@@ -77,13 +77,15 @@ def database_urls(server_url, name):
     }
 
 
-def recreate(server_url, name, source_dir):
-    """Drop and create `name`, enable pg_stat_statements in it and migrate it; return its URLs."""
+def recreate(server_url, name, source_dir, reuse=False):
+    """Drop and create `name` (unless `reuse`), enable pg_stat_statements in it and migrate it;
+    return its URLs."""
     if not name.replace("_", "").isalnum():
         raise ValueError(f"not a plain database name: {name!r}")
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f"drop database if exists {name} with (force)")
-        conn.execute(f"create database {name}")
+    if not reuse:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f"drop database if exists {name} with (force)")
+            conn.execute(f"create database {name}")
     urls = database_urls(server_url, name)
     with psycopg.connect(urls["owner"], autocommit=True) as conn:
         conn.execute("create extension if not exists pg_stat_statements")
@@ -104,7 +106,7 @@ def seed_crowd(owner_url, secret, audience, viewers, admins, present=0, extra=0,
         webinar_id = conn.execute(
             CREATE_WEBINAR, (client_id, agency_id, slug, now - timedelta(minutes=5), now + timedelta(hours=6))
         ).fetchone()[0]
-        rows = conn.execute(REGISTER_VIEWERS, (webinar_id, viewers)).fetchall() if viewers else []
+        rows = conn.execute(REGISTER_VIEWERS, (webinar_id, client_id, agency_id, viewers)).fetchall() if viewers else []
         rows.sort(key=lambda row: row[1])
         sessions = {}
         if present:

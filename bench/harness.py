@@ -46,8 +46,9 @@ class Session:
         return target
 
     def start(self):
-        log(f"database {self.args.database} on {self.args.postgres} (fresh), source {self.source}")
-        self.urls = database.recreate(self.args.postgres, self.args.database, self.source)
+        fresh = "as it is" if self.args.reuse_database else "fresh"
+        log(f"database {self.args.database} on {self.args.postgres} ({fresh}), source {self.source}")
+        self.urls = database.recreate(self.args.postgres, self.args.database, self.source, self.args.reuse_database)
         self.pg_stats = pgstats.available(self.urls["owner"])
         if not self.pg_stats:
             log("pg_stat_statements is not loaded: SQL counts are left out (see bench/README.md)")
@@ -58,23 +59,42 @@ class Session:
             "REDIS_URL": self.args.redis,
             "EVENTFLOW_JWT_SECRET": self.secret,
             "EVENTFLOW_JWT_AUDIENCE": AUDIENCE,
-            # As the Procfile runs production: Prometheus metrics in multiprocess mode.
-            "PROMETHEUS_MULTIPROC_DIR": str(self._fresh_dir("metrics")),
             "EVENTFLOW_METRICS_PUBLIC": "1",  # on loopback, for the bench only
         }
         if self.args.front:
             env["EVENTFLOW_TRUSTED_PROXIES"] = "1"  # as `eventflow serve` runs behind the front
-        self.app = servers.Gunicorn("app", self.source, "wsgi:app", self.args.app_bind, env, self.workdir)
+        # More than one instance stands for app machines behind a proxy: each its own gunicorn on
+        # its own port (the next ones after --app-bind), all on the same database and Redis, and
+        # together as many workers as one instance has (the machine's cores are shared).
+        instances = self.args.instances
+        if instances > 1:
+            env["GUNICORN_WORKERS"] = str(instance_workers(instances))
+        host, port = self.args.app_bind.rsplit(":", 1)
+        self.apps = [
+            servers.Gunicorn(
+                f"app{i}" if instances > 1 else "app",
+                self.source,
+                "wsgi:app",
+                f"{host}:{int(port) + i}",
+                env | {"PROMETHEUS_MULTIPROC_DIR": str(self._fresh_dir(f"metrics{i}"))},
+                self.workdir,
+            )
+            for i in range(instances)
+        ]
+        self.app = self.apps[0]
         self.floor = servers.Gunicorn("floor", self.source, "bench.floor:app", self.args.floor_bind, {}, self.workdir)
-        self.servers = [self.app, self.floor]
-        self.app.wait_ready("/healthz")
+        self.servers = [*self.apps, self.floor]
+        for app in self.apps:
+            app.wait_ready("/healthz")
         self.floor.wait_ready("/floor")
-        # Where clients connect: gunicorn itself, or with --front the production front before each.
-        self.app_url, self.floor_url = self.app.url, self.floor.url
+        # Where clients connect: gunicorn itself, or with --front the production front before each
+        # (one instance only: the command line refuses --front with --instances).
+        self.app_urls, self.floor_url = [app.url for app in self.apps], self.floor.url
         if self.args.front:
-            self.app_url = self._front("app-front", self.args.front_binds[0], self.app.bind, "/healthz")
+            self.app_urls = [self._front("app-front", self.args.front_binds[0], self.app.bind, "/healthz")]
             self.floor_url = self._front("floor-front", self.args.front_binds[1], self.floor.bind, "/floor")
-        log(f"service at {self.app_url}, floor at {self.floor_url}; logs in {self.workdir}")
+        self.app_url = self.app_urls[0]
+        log(f"service at {', '.join(self.app_urls)}, floor at {self.floor_url}; logs in {self.workdir}")
 
     def _front(self, name, listen, upstream, ready_path):
         log_file = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as nginx
@@ -99,7 +119,7 @@ class Session:
         return database.seed_crowd(self.urls["owner"], self.secret, AUDIENCE, viewers, admins, present, extra)
 
     def server_pids(self):
-        return [self.app.process.pid, *self.app.worker_pids()]
+        return [pid for app in self.apps for pid in (app.process.pid, *app.worker_pids())]
 
     # --- what the service offers -------------------------------------------------------------
     def status_of(self, path, token, webinar_id):
@@ -122,13 +142,16 @@ class Session:
     # --- the crowd ----------------------------------------------------------------------------
     def drive(self, crowd_seed, params, target=None):
         """Run the open-loop crowd against `target` ("service" or "floor"; default --crowd-target);
-        return merged measurements, SQL delta and CPU figures."""
-        shards = self.args.generators
+        return merged measurements, SQL delta and CPU figures. With several instances the crowd is
+        split between them by generator shard, as a proxy would spread its clients (at least one
+        shard per instance)."""
+        shards = max(self.args.generators, len(self.apps))
+        to_floor = (target or self.args.crowd_target) == "floor"
         start_at = time.time() + 2.0 + 0.2 * shards
         plans = []
         for shard in range(shards):
             plan = {
-                "base_url": self.floor_url if (target or self.args.crowd_target) == "floor" else self.app_url,
+                "base_url": self.floor_url if to_floor else self.app_urls[shard % len(self.app_urls)],
                 "webinar_id": crowd_seed.webinar_id,
                 "viewer_tokens": {i: crowd_seed.viewer_tokens[i] for i in range(shard, params.viewers, shards)},
                 "viewer_sessions": {i: crowd_seed.viewer_sessions[i] for i in range(shard, params.viewers, shards)},
@@ -207,6 +230,13 @@ def _children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
+def instance_workers(instances):
+    """gunicorn workers per instance when several share the machine: one instance's default
+    (2 × cores, gunicorn.conf.py) split between them, unless GUNICORN_WORKERS says otherwise."""
+    total = int(os.environ.get("GUNICORN_WORKERS", os.cpu_count() * 2))
+    return max(1, total // instances)
+
+
 def present_count(args, viewers):
     return round(viewers * (1.0 - args.arriving))
 
@@ -234,17 +264,23 @@ def log(message):
 
 def settings_text(args, session):
     workers = os.environ.get("GUNICORN_WORKERS", f"{os.cpu_count() * 2} (2 × cores)")
+    if args.instances > 1:
+        workers = (
+            f"{instance_workers(args.instances)} in each of {args.instances} instances, one crowd split between them"
+        )
     threads = os.environ.get("GUNICORN_THREADS", "4")
     return (
         f"- machine: {report.machine()}\n"
         f"- service: gunicorn -c gunicorn.conf.py (gthread, workers {workers}, threads {threads}), "
         f"pool {os.environ.get('EVENTFLOW_DB_POOL_MAX', '10')}/process, snapshot max age "
         f"{os.environ.get('EVENTFLOW_SNAPSHOT_MAX_AGE_SECONDS', '1')} s; PostgreSQL and Redis of the machine "
-        f"({args.postgres.split('@')[-1]}, {args.redis}); PROMETHEUS_MULTIPROC_DIR set as in the Procfile; "
+        f"({args.postgres.split('@')[-1]}/{args.database}, {args.redis}); PROMETHEUS_MULTIPROC_DIR set as in "
+        "the Procfile; "
         f"{'behind the nginx front (deploy/nginx/eventflow.conf); ' if args.front else ''}"
         f"source: {args.ref or 'working tree'} "
         f"({_git_describe(args.ref)})\n"
-        f"- generator: {args.generators} process(es), asyncio + uvloop + httptools (bench/http1.py), open loop, "
+        f"- generator: {max(args.generators, args.instances)} process(es), "
+        "asyncio + uvloop + httptools (bench/http1.py), open loop, "
         f"{args.connections} keep-alive connections, timeout {args.timeout:.0f} s, "
         f"**on the same 2 cores as the service** (niceness {GENERATOR_NICENESS}); load average when the run "
         f"began: {session.loadavg}" + (FLOOR_TARGET_NOTE if args.crowd_target == "floor" else "")

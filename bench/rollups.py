@@ -33,8 +33,8 @@ with viewers as (
     from generate_series(1, %(viewers)s) n
 ),
 registered as (
-    insert into registrations (webinar_id, user_id, display_name, campaign_link_id, registered_at)
-    select %(webinar)s, user_id, 'Viewer ' || n, case when n %% 3 = 0 then %(link)s::uuid end,
+    insert into registrations (webinar_id, user_id, client_id, agency_id, display_name, campaign_link_id, registered_at)
+    select %(webinar)s, user_id, %(client)s, %(agency)s, 'Viewer ' || n, case when n %% 3 = 0 then %(link)s::uuid end,
            %(starts)s::timestamptz - make_interval(days => n %% 10)
     from viewers
     returning user_id
@@ -109,9 +109,9 @@ def main():
                 (client, agency, times["starts"], times["ends"] + (times["ends"] - times["starts"]) / 10),
             ).fetchone()["id"]
             link = owner.execute(
-                """insert into campaign_link_meta (client_id, campaign_id, target_webinar_id)
-                   values (%s, gen_random_uuid(), %s) returning id""",
-                (client, webinar),
+                """insert into campaign_link_meta (client_id, agency_id, campaign_id, target_webinar_id)
+                   values (%s, %s, gen_random_uuid(), %s) returning id""",
+                (client, agency, webinar),
             ).fetchone()["id"]
             params = dict(times, webinar=webinar, client=client, agency=agency, link=link, viewers=args.viewers)
             timed("generate viewers and sessions (owner)", lambda: owner.execute(GENERATE, params).rowcount, results)

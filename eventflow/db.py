@@ -1,7 +1,7 @@
 """The connection pool and the one-transaction-per-request discipline.
 
 A request that needs the database takes one pooled connection, and the first statement of its
-transaction sets the tenant context transaction-locally (set_config(..., true)); the transaction
+transaction sets the tenant context transaction-locally (`SET LOCAL app.*`); the transaction
 commits before the response leaves (rolls back on any error) and the connection goes back to the
 pool with nothing of the request left on it. A request that never asks for `connection()` takes
 no connection at all.
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import psycopg
 from flask import current_app, g
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -31,13 +32,16 @@ from eventflow import errors
 
 log = logging.getLogger(__name__)
 
-SET_CONTEXT = """
-select set_config('app.user_id', %(user_id)s, true),
-       set_config('app.role', %(role)s, true),
-       set_config('app.client_id', %(client_id)s, true),
-       set_config('app.agency_id', %(agency_id)s, true),
-       set_config('app.webinar_id', %(webinar_id)s, true)
-"""
+# SET LOCAL, not set_config(..., true): on Citus only SET LOCAL commands reach the workers (with
+# citus.propagate_set_commands = 'local', set first), where the shards' policies read them. On
+# plain PostgreSQL the citus.* line sets an unused placeholder, so both run this one statement.
+# SET takes no bind parameters: the values are quoted as literals by psycopg.
+SET_CONTEXT = sql.SQL(
+    "set local citus.propagate_set_commands = 'local';"
+    " set local app.user_id = {user_id}; set local app.role = {role};"
+    " set local app.client_id = {client_id}; set local app.agency_id = {agency_id};"
+    " set local app.webinar_id = {webinar_id}"
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,11 @@ class RequestContext:
 
     def as_settings(self):
         return {name: "" if value is None else str(value) for name, value in vars(self).items()}
+
+    def set_on(self, conn):
+        """Set this context on `conn`'s open transaction, as its first statement."""
+        values = {name: sql.Literal(value) for name, value in self.as_settings().items()}
+        conn.execute(SET_CONTEXT.format(**values))
 
 
 NO_CONTEXT = RequestContext()
@@ -142,7 +151,7 @@ def transaction(pool, context):
     conn = checkout(pool)
     try:
         with conn, conn.transaction():
-            conn.execute(SET_CONTEXT, context.as_settings())
+            context.set_on(conn)
             yield conn
     finally:
         give_back(pool, conn)
@@ -163,7 +172,7 @@ def connection():
     if "db_conn" not in g:
         conn = checkout(get_pool())
         g.db_conn = conn
-        conn.execute(SET_CONTEXT, g.get("db_context", NO_CONTEXT).as_settings())
+        g.get("db_context", NO_CONTEXT).set_on(conn)
     return g.db_conn
 
 

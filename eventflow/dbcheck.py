@@ -5,7 +5,10 @@ must have row-level security enabled and forced and at least one policy; the app
 not be superuser, bypass RLS or own anything (a schema included), nor be members of a role that is
 or does (they could SET ROLE to it); no view of an application schema may run as its owner, and no
 materialized view may hold rows outside row-level security; every SECURITY DEFINER function must
-pin its search_path.
+pin its search_path. Objects that belong to an extension (Citus' own views in `public`) are the
+extension's, not the application's. On Citus (`distribution_problems`), every application table
+must also be distributed or a reference table, with row-level security enabled and forced on
+every shard of it, where the workers' queries read.
 
 Two lessons of Supabase's splinter linter, adapted to these roles: every foreign key needs an
 index that covers it (a problem: without one, each delete or key update of the referenced row
@@ -14,6 +17,9 @@ are a warning (PostgreSQL evaluates every one of them for every row).
 """
 
 import psycopg
+from psycopg.rows import tuple_row
+
+from eventflow import migrations
 
 APP_ROLES = ("eventflow_app", "eventflow_worker")
 
@@ -27,6 +33,8 @@ join pg_namespace n on n.oid = c.relnamespace
 where n.nspname <> 'information_schema' and n.nspname not like 'pg\\_%'
   and c.relkind in ('r', 'p')
   and (n.nspname, c.relname) <> ('public', 'schema_migrations')
+  and not exists (select from pg_depend d
+                  where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
   and (not c.relrowsecurity or not c.relforcerowsecurity
        or not exists (select from pg_policy p where p.polrelid = c.oid))
 order by 1
@@ -72,6 +80,8 @@ select format('%I.%I', n.nspname, c.relname) as view_name, c.relkind = 'm' as ma
 from pg_class c
 join pg_namespace n on n.oid = c.relnamespace
 where n.nspname <> 'information_schema' and n.nspname not like 'pg\\_%'
+  and not exists (select from pg_depend d
+                  where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
   and (c.relkind = 'm'
        or (c.relkind = 'v'
            and not exists (select from unnest(coalesce(c.reloptions, '{}')) as option
@@ -90,6 +100,64 @@ where p.prosecdef
                   where setting like 'search_path=%')
 order by 1
 """
+
+# Application tables (as above) that Citus neither distributes by hash nor keeps as a reference
+# table: a plain table on the coordinator, or a Citus local table.
+UNDISTRIBUTED_TABLES = """
+select format('%I.%I', n.nspname, c.relname) as table_name
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+where n.nspname <> 'information_schema' and n.nspname not like 'pg\\_%'
+  and c.relkind in ('r', 'p')
+  and (n.nspname, c.relname) <> ('public', 'schema_migrations')
+  and not exists (select from pg_depend d
+                  where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
+  and not exists (select from pg_dist_partition p
+                  where p.logicalrelid = c.oid and (p.partmethod = 'h' or p.repmodel = 't'))
+order by 1
+"""
+
+# Each shard placement's own pg_class row, read on the node that holds it.
+SHARDS_WITHOUT_RLS = """
+select p.logicalrelid::regclass::text as table_name, r.nodename, r.nodeport, r.result
+from pg_dist_partition p
+cross join lateral run_command_on_placements(
+    p.logicalrelid,
+    $$select relrowsecurity and relforcerowsecurity from pg_class where oid = '%s'::regclass$$) r
+where not r.success or r.result <> 't'
+order by 1, 2, 3
+"""
+
+# Citus 13.2 copies a policy to the shards without AS RESTRICTIVE: on the shards, where the
+# workers' queries read, a restrictive policy becomes one more permissive one, widening access.
+RESTRICTIVE_POLICIES = """
+select p.polrelid::regclass::text as table_name, p.polname
+from pg_policy p
+where not p.polpermissive
+order by 1, 2
+"""
+
+
+def distribution_problems(conn):
+    """On Citus: application tables that are not distributed or reference tables, shards without
+    enabled and forced row-level security, and restrictive policies (permissive on the shards).
+    Nothing on plain PostgreSQL."""
+    if not migrations.has_citus(conn):
+        return []
+    cursor = conn.cursor(row_factory=tuple_row)
+    problems = [
+        f"table {table}: neither distributed nor a reference table on Citus"
+        for (table,) in cursor.execute(UNDISTRIBUTED_TABLES).fetchall()
+    ]
+    problems.extend(
+        f"table {table}: a shard on {host}:{port} has RLS not enabled or not forced ({result})"
+        for table, host, port, result in cursor.execute(SHARDS_WITHOUT_RLS).fetchall()
+    )
+    problems.extend(
+        f"table {table}: restrictive policy {policy}, which Citus makes permissive on the shards"
+        for table, policy in cursor.execute(RESTRICTIVE_POLICIES).fetchall()
+    )
+    return problems
 
 
 # A foreign key is covered by a valid, non-partial index whose leading columns are the key's
@@ -198,4 +266,5 @@ def find_problems(owner_url):
         for (function,) in conn.execute(DEFINER_WITHOUT_SEARCH_PATH):
             problems.append(f"SECURITY DEFINER function {function} has no fixed search_path")
         problems.extend(unindexed_foreign_keys(conn))
+        problems.extend(distribution_problems(conn))
     return problems

@@ -10,7 +10,8 @@ campaign_id) on a day:
   is its campaign_id here; tag its links with the same id to see the funnel in one row).
 Incremental: a run recomputes the (client, day, campaign) keys touched by registrations,
 attendance rows or sent email campaigns changed since the watermark. Run it after the attendance
-rollup, which it reads.
+rollup, which it reads. Registrations are joined to their links by webinar as well as by link id
+(a link belongs to one webinar), so that on Citus the join stays inside each webinar's shard.
 """
 
 from eventflow.config import Settings
@@ -21,23 +22,23 @@ JOB_NAME = "marketing"
 
 ROLLUP = """
 with touched as (
-    select l.client_id, (r.registered_at at time zone %(tz)s)::date as day, l.campaign_id
+    select l.client_id, l.agency_id, (r.registered_at at time zone %(tz)s)::date as day, l.campaign_id
     from registrations r
-    join campaign_link_meta l on l.id = r.campaign_link_id
+    join campaign_link_meta l on l.target_webinar_id = r.webinar_id and l.id = r.campaign_link_id
     where r.campaign_link_id is not null and r.registered_at >= %(since)s
     union
-    select l.client_id, (r.registered_at at time zone %(tz)s)::date, l.campaign_id
+    select l.client_id, l.agency_id, (r.registered_at at time zone %(tz)s)::date, l.campaign_id
     from webinar_attendance a
     join registrations r on r.webinar_id = a.webinar_id and r.user_id = a.user_id
-    join campaign_link_meta l on l.id = r.campaign_link_id
+    join campaign_link_meta l on l.target_webinar_id = r.webinar_id and l.id = r.campaign_link_id
     where a.updated_at >= %(since)s
     union
-    select e.client_id, (e.sent_at at time zone %(tz)s)::date, e.id
+    select e.client_id, e.agency_id, (e.sent_at at time zone %(tz)s)::date, e.id
     from email_campaigns e
     where e.status = 'sent' and e.sent_at >= %(since)s
 ),
 days as (
-    select client_id, day, campaign_id,
+    select client_id, agency_id, day, campaign_id,
            day::timestamp at time zone %(tz)s as day_starts,
            (day + 1)::timestamp at time zone %(tz)s as day_ends
     from touched
@@ -49,7 +50,7 @@ funnel as (
                as attendees
     from days d
     join campaign_link_meta l on l.client_id = d.client_id and l.campaign_id = d.campaign_id
-    join registrations r on r.campaign_link_id = l.id
+    join registrations r on r.webinar_id = l.target_webinar_id and r.campaign_link_id = l.id
                         and r.registered_at >= d.day_starts and r.registered_at < d.day_ends
     join webinars w on w.id = r.webinar_id
     left join webinar_attendance a on a.webinar_id = r.webinar_id and a.user_id = r.user_id
@@ -62,8 +63,9 @@ emails as (
                           and e.sent_at >= d.day_starts and e.sent_at < d.day_ends
     group by d.client_id, d.day, d.campaign_id
 )
-insert into marketing_stats_daily as m (client_id, day, campaign_id, registrations, attendees, emails_sent, updated_at)
-select d.client_id, d.day, d.campaign_id, coalesce(f.registrations, 0), coalesce(f.attendees, 0),
+insert into marketing_stats_daily as m
+    (client_id, agency_id, day, campaign_id, registrations, attendees, emails_sent, updated_at)
+select d.client_id, d.agency_id, d.day, d.campaign_id, coalesce(f.registrations, 0), coalesce(f.attendees, 0),
        coalesce(e.emails_sent, 0), now()
 from days d
 left join funnel f on (f.client_id, f.day, f.campaign_id) = (d.client_id, d.day, d.campaign_id)

@@ -7,6 +7,7 @@ Tests isolate themselves by creating their own tenants (`make_tenant`), not by r
 """
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -30,11 +31,17 @@ from eventflow.serve import start_web
 JWT_SECRET = "test-secret-" + "0123456789abcdef" * 4  # 64+ bytes: long enough for any HMAC
 
 
+# The suite's PostgreSQL: the embedded one unless EVENTFLOW_TEST_OWNER_URL names another (the
+# Citus run, deploy/citus/test.sh, points it at a local cluster's coordinator); its database is
+# migrated either way, and the app and worker roles connect to it trust-authenticated.
+EXTERNAL_OWNER_URL = "EVENTFLOW_TEST_OWNER_URL"
+
+
 @pytest.fixture(scope="session")
 def services():
     state_dir = tempfile.mkdtemp(prefix="eventflow-test-")
     embedded = EmbeddedServices(state_dir)
-    owner_url = embedded.start_postgres()
+    owner_url = os.environ.get(EXTERNAL_OWNER_URL) or embedded.start_postgres()
     redis_url = embedded.start_redis()
     upgrade(owner_url, log=lambda message: None)
     yield {

@@ -14,7 +14,9 @@ end $$
 @contextmanager
 def refused_at_commit(owner, table, condition):
     """While inside, a transaction that inserted a row of `table` matching `condition` (SQL on
-    `new`) fails at its commit. `owner` is an autocommit connection as the schema owner."""
+    `new`) fails at its commit. `owner` is an autocommit connection as the schema owner. (On
+    Citus a trigger on a distributed table needs enable_unsafe_triggers; it fires on the shard.)"""
+    owner.execute("set citus.enable_unsafe_triggers = on")
     owner.execute(FAIL)
     owner.execute(
         f"""create constraint trigger test_refuse_at_commit after insert on {table}

@@ -34,15 +34,15 @@ def test_register_once_then_harmless_repeats(client, owner, tenant):
 
 def test_register_with_campaign_link(client, owner, tenant, make_tenant):
     link = owner.execute(
-        """insert into campaign_link_meta (client_id, campaign_id, target_webinar_id)
-           values (%s, gen_random_uuid(), %s) returning id""",
-        (tenant.client_id, tenant.webinar_id),
+        """insert into campaign_link_meta (client_id, agency_id, campaign_id, target_webinar_id)
+           values (%s, %s, gen_random_uuid(), %s) returning id""",
+        (tenant.client_id, tenant.agency_id, tenant.webinar_id),
     ).fetchone()["id"]
     other = make_tenant()
     foreign_link = owner.execute(
-        """insert into campaign_link_meta (client_id, campaign_id, target_webinar_id)
-           values (%s, gen_random_uuid(), %s) returning id""",
-        (other.client_id, other.webinar_id),
+        """insert into campaign_link_meta (client_id, agency_id, campaign_id, target_webinar_id)
+           values (%s, %s, gen_random_uuid(), %s) returning id""",
+        (other.client_id, other.agency_id, other.webinar_id),
     ).fetchone()["id"]
     user_id, headers = tenant.participant()
     refused = client.post(url(tenant, "register"), headers=headers, json={"campaign_link_id": str(foreign_link)})

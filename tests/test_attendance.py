@@ -81,9 +81,9 @@ def test_attendance_and_dashboard_agree(client, busy_webinar):
 def test_a_large_export_streams_in_batches(client, make_tenant, owner):
     tenant = make_tenant()
     owner.execute(
-        """insert into registrations (webinar_id, user_id, display_name)
-           select %s, gen_random_uuid(), '=cmd|' || n from generate_series(1, 2500) n""",
-        (tenant.webinar_id,),
+        """insert into registrations (webinar_id, user_id, client_id, agency_id, display_name)
+           select %s, gen_random_uuid(), %s, %s, '=cmd|' || n from generate_series(1, 2500) n""",
+        (tenant.webinar_id, tenant.client_id, tenant.agency_id),
     )
     response = client.get(_url(tenant), headers=tenant.client_admin())
     assert response.is_streamed
@@ -150,8 +150,9 @@ def test_csv_cells_are_never_formulas_in_comma_or_semicolon_locales(client, make
     tenant = make_tenant()
     for name in FORMULA_NAMES:
         owner.execute(
-            "insert into registrations (webinar_id, user_id, display_name) values (%s, gen_random_uuid(), %s)",
-            (tenant.webinar_id, name),
+            """insert into registrations (webinar_id, client_id, agency_id, user_id, display_name)
+               values (%s, %s, %s, gen_random_uuid(), %s)""",
+            (tenant.webinar_id, tenant.client_id, tenant.agency_id, name),
         )
     text = client.get(_url(tenant, "?format=csv"), headers=tenant.client_admin()).get_data(as_text=True)
     for separator in (",", ";", "\t", "|"):

@@ -169,7 +169,7 @@ def test_a_job_killed_halfway_leaves_the_last_result_and_a_rerun_completes_it(
         with psycopg.connect(services["worker_url"], row_factory=dict_row) as doomed:
             thread, outcome = _run_in_thread(lambda: access_logs.run(doomed, settings, webinar_ids=[tenant.webinar_id]))
             pid = _wait_until_blocked(owner)
-            owner.execute("select pg_terminate_backend(%s)", (pid,))
+            owner.execute("select pg_terminate_backend(%s::integer)", (pid,))
             thread.join(10)
         blocker.rollback()
     assert isinstance(outcome.get("error"), psycopg.OperationalError)
@@ -185,7 +185,7 @@ def test_the_job_retries_after_its_connection_is_killed(owner, settings, service
     with psycopg.connect(services["owner_url"], row_factory=dict_row) as blocker:
         blocker.execute("lock table webinar_attendance in share mode")
         thread, outcome = _run_in_thread(lambda: attendance.rollup_attendance(webinar_ids=[tenant.webinar_id]))
-        owner.execute("select pg_terminate_backend(%s)", (_wait_until_blocked(owner),))
+        owner.execute("select pg_terminate_backend(%s::integer)", (_wait_until_blocked(owner),))
         blocker.rollback()
     thread.join(30)
     assert "error" not in outcome, outcome
@@ -257,9 +257,9 @@ def test_marketing_stats_match_brute_force(worker, owner, settings, make_tenant)
     links = {}
     for name, campaign, webinar in (("a1", campaign_a, first), ("a2", campaign_a, second), ("b1", campaign_b, first)):
         links[name] = owner.execute(
-            """insert into campaign_link_meta (client_id, campaign_id, target_webinar_id, utm_source)
-               values (%s, %s, %s, %s) returning id""",
-            (tenant.client_id, campaign, webinar, name),
+            """insert into campaign_link_meta (client_id, agency_id, campaign_id, target_webinar_id, utm_source)
+               values (%s, %s, %s, %s, %s) returning id""",
+            (tenant.client_id, tenant.agency_id, campaign, webinar, name),
         ).fetchone()["id"]
     seoul_midnight = datetime(2024, 3, 1, 15, 0, tzinfo=UTC)  # 2024-03-02 00:00 in Asia/Seoul
     registrants = []  # (webinar, user, link name or None, registered_at, watch seconds or None)
@@ -275,9 +275,16 @@ def test_marketing_stats_match_brute_force(worker, owner, settings, make_tenant)
         webinar = second if link == "a2" else first
         user = uuid.uuid4()
         owner.execute(
-            """insert into registrations (webinar_id, user_id, campaign_link_id, registered_at)
-               values (%s, %s, %s, %s)""",
-            (webinar, user, links.get(link), seoul_midnight + timedelta(seconds=offset)),
+            """insert into registrations (webinar_id, user_id, client_id, agency_id, campaign_link_id, registered_at)
+               values (%s, %s, %s, %s, %s, %s)""",
+            (
+                webinar,
+                user,
+                tenant.client_id,
+                tenant.agency_id,
+                links.get(link),
+                seoul_midnight + timedelta(seconds=offset),
+            ),
         )
         if watch is not None:
             entered = datetime.now(UTC) - timedelta(hours=3)
@@ -335,8 +342,9 @@ def test_marketing_stats_match_brute_force(worker, owner, settings, make_tenant)
 
     # A registration arriving now through campaign B is picked up by the next incremental run.
     owner.execute(
-        "insert into registrations (webinar_id, user_id, campaign_link_id) values (%s, %s, %s)",
-        (first, uuid.uuid4(), links["b1"]),
+        """insert into registrations (webinar_id, user_id, client_id, agency_id, campaign_link_id)
+           values (%s, %s, %s, %s, %s)""",
+        (first, uuid.uuid4(), tenant.client_id, tenant.agency_id, links["b1"]),
     )
     assert not marketing.run(worker, settings)["full"]
     today = datetime.now(tz).date()

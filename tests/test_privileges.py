@@ -68,6 +68,7 @@ order by 1
 WORKER_FUNCTION_ALLOWLIST = {
     "rollup.attended(integer,timestamp with time zone,timestamp with time zone,numeric)",  # marketing
     "app.setting(text)",
+    "app.clock()",
     "app.user_id()",
     "app.participant_id()",
     "app.participant_webinar_id()",

@@ -35,8 +35,9 @@ def busy_webinar(owner, make_tenant, rolled_up):
     users = [uuid.uuid4() for _ in range(6)]
     for i, user in enumerate(users[:5]):  # five registrants; users[5] watches without registering
         owner.execute(
-            "insert into registrations (webinar_id, user_id, display_name, registered_at) values (%s, %s, %s, %s)",
-            (w, user, f"Viewer {i}", datetime(2024, 5, 1, 3, tzinfo=UTC) + timedelta(days=i // 2)),
+            """insert into registrations (webinar_id, user_id, client_id, agency_id, display_name, registered_at)
+               values (%s, %s, %s, %s, %s, %s)""",
+            (w, user, c, a, f"Viewer {i}", datetime(2024, 5, 1, 3, tzinfo=UTC) + timedelta(days=i // 2)),
         )
     # users[0] watched 50 min in two overlapping tabs (attended: 45 min is half of 90),
     # users[1] 10 min then rejoined for 10 min, users[2] is still live, users[3], [4] no-shows.

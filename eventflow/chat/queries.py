@@ -47,18 +47,25 @@ where m.webinar_id = %(webinar_id)s and m.id = %(message_id)s
 returning m.seq, {MESSAGE_COLUMNS}
 """
 
-QUESTION_COLUMNS = """
+QUESTION_FIELDS = """
 q.id, q.display_name, q.body, q.status, q.is_public, q.pinned, q.answer, q.answered_at,
 q.created_at, q.updated_at,
 q.user_id = %(user_id)s as mine,
-case when %(admin)s then q.user_id end as user_id,
+case when %(admin)s then q.user_id end as user_id
+"""
+
+# The webinar is named as a value, not taken from q: so Citus sees that the reactions, too, are
+# on the webinar's one shard.
+UPVOTE_FIELDS = """
 (select count(*) from reactions r
- where r.webinar_id = q.webinar_id and r.target_type = 'question' and r.target_id = q.id
+ where r.webinar_id = %(webinar_id)s and r.target_type = 'question' and r.target_id = q.id
    and r.kind = 'upvote') as upvotes,
 exists (select from reactions r
-        where r.webinar_id = q.webinar_id and r.target_type = 'question' and r.target_id = q.id
+        where r.webinar_id = %(webinar_id)s and r.target_type = 'question' and r.target_id = q.id
           and r.kind = 'upvote' and r.user_id = %(user_id)s) as upvoted
 """
+
+QUESTION_COLUMNS = f"{QUESTION_FIELDS}, {UPVOTE_FIELDS}"
 
 # With a status filter, a question changed after the cursor that no longer has that status is
 # reported as removed: a client showing "pending" learns that one was answered or hidden.
@@ -73,20 +80,23 @@ with changes as (
     where not %(admin)s
 ){PAGE_AND_HEAD}"""
 
+# A new question has no upvotes yet (and Citus allows no subquery in an INSERT).
 ASK_QUESTION = f"""
 insert into questions as q (webinar_id, client_id, agency_id, user_id, display_name, body, is_public)
 values (%(webinar_id)s, %(client_id)s, %(agency_id)s, %(user_id)s, %(display_name)s, %(body)s, %(is_public)s)
-returning q.seq, {QUESTION_COLUMNS}
+returning q.seq, {QUESTION_FIELDS}, 0::bigint as upvotes, false as upvoted
 """
 
 # Answer, hide/unhide, pin/unpin; null leaves a field as it is. Status follows: hidden while
 # hidden; otherwise answered once there is an answer, else pending. Answering a hidden question
-# keeps it hidden until it is unhidden.
+# keeps it hidden until it is unhidden. For Citus, the clock is read in FROM (it evaluates no
+# function inside a CASE of an UPDATE) and the upvotes by QUESTION_UPVOTES (the policies of
+# reactions call functions, which Citus allows in no RETURNING clause).
 MODERATE_QUESTION = f"""
 update questions as q set
     answer = coalesce(%(answer)s, q.answer),
     answered_by = case when %(answer)s::text is not null then %(user_id)s else q.answered_by end,
-    answered_at = case when %(answer)s::text is not null then now() else q.answered_at end,
+    answered_at = case when %(answer)s::text is not null then clock.now else q.answered_at end,
     status = case
         when %(hidden)s::boolean then 'hidden'
         when %(hidden)s::boolean = false or q.status <> 'hidden' then
@@ -94,9 +104,17 @@ update questions as q set
         else q.status
     end,
     pinned = coalesce(%(pinned)s, q.pinned),
-    updated_at = now()
+    updated_at = clock.now
+from (select now() as now) as clock
 where q.webinar_id = %(webinar_id)s and q.id = %(question_id)s
-returning q.seq, {QUESTION_COLUMNS}
+returning q.seq, {QUESTION_FIELDS}
+"""
+
+# The upvotes of one question, after MODERATE_QUESTION (same transaction).
+QUESTION_UPVOTES = f"""
+select {UPVOTE_FIELDS}
+from questions q
+where q.webinar_id = %(webinar_id)s and q.id = %(question_id)s
 """
 
 UPVOTE_QUESTION = "select * from app.upvote_question(%(webinar_id)s, %(question_id)s, %(up)s)"

@@ -177,9 +177,10 @@ class Question(MethodView):
         """Answer, hide or unhide, pin or unpin a question: admins only."""
         principal, _ = enter_webinar(webinar_id, ADMINS)
         params = _params(principal, webinar_id, question_id=question_id, **body)
-        return _written(
-            webinar_id, feed.QUESTIONS, db.connection().execute(queries.MODERATE_QUESTION, params).fetchone()
-        )
+        row = db.connection().execute(queries.MODERATE_QUESTION, params).fetchone()
+        if row is not None:
+            row |= db.connection().execute(queries.QUESTION_UPVOTES, params).fetchone()
+        return _written(webinar_id, feed.QUESTIONS, row)
 
 
 @blp.route(f"/<uuid:webinar_id>/questions/<{ROW_ID}:question_id>/upvote")

@@ -202,14 +202,14 @@ class Windows:
         params = {"webinar_id": webinar.id, "feed": feed_name, "status": None}
         with db.get_pool().connection() as conn, conn.transaction():
             conn.execute(queries.ONE_SNAPSHOT)
-            conn.execute(db.SET_CONTEXT, admin.as_settings())
+            admin.set_on(conn)
             head = conn.execute(queries.FEED_HEAD, params).fetchone()["head"]
             base = max(0, head - self.size)
             # At most `size` changes after base, so at most `size` rows: the page is never cut.
             params |= {"after": base, "limit": self.size}
             admin_rows = _changes(conn, POLLS[feed_name], params | {"user_id": admin.user_id, "admin": True})
             personal = conn.execute(PERSONAL_CHANGES[feed_name], params).fetchall()
-            conn.execute(db.SET_CONTEXT, anyone.as_settings())
+            anyone.set_on(conn)
             anyone_rows = _changes(conn, POLLS[feed_name], params | {"user_id": anyone.user_id, "admin": False})
         document = orjson.dumps(
             {

@@ -8,21 +8,16 @@ call app.reset_security('registrations');
 grant select, insert on registrations to eventflow_app;
 grant select on registrations to eventflow_worker;
 
--- registrations carries no org fields: it reaches its tenant through webinars.
 create policy "participants read their own registration" on registrations
     for select to eventflow_app
-    using (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
+    using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
 create policy "participants register themselves" on registrations
     for insert to eventflow_app
-    with check (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
-create policy "participants write only into an open webinar" on registrations
-    as restrictive for insert to eventflow_app
-    with check ((select app.participant_id()) is null or (select app.participant_webinar_open()));
-create policy "admins read registrations of their tenant's webinars" on registrations
+    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
+                and app.participant_webinar_open(webinar_id));
+create policy "admins read their tenant's registrations" on registrations
     for select to eventflow_app
-    using (webinar_id in (select w.id from webinars w
-                          where w.client_id = (select app.admin_client_id())
-                             or w.agency_id = (select app.admin_agency_id())));
+    using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());
 -- The marketing rollup counts registrations through campaign links.
 create policy "worker reads all registrations" on registrations
     for select to eventflow_worker using (true);
@@ -38,27 +33,23 @@ grant select, delete on webinar_live_presence to eventflow_worker;
 -- The live list is public inside a webinar; only one's own entry can be written.
 create policy "participants read who is live in their webinar" on webinar_live_presence
     for select to eventflow_app
-    using (webinar_id = (select app.participant_webinar_id()));
+    using (webinar_id = app.participant_webinar_id());
 create policy "participants insert their own presence" on webinar_live_presence
     for insert to eventflow_app
-    with check (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
-create policy "participants insert only in an open webinar" on webinar_live_presence
-    as restrictive for insert to eventflow_app
-    with check ((select app.participant_id()) is null or (select app.participant_webinar_open()));
+    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
+                and app.participant_webinar_open(webinar_id));
 create policy "participants update their own presence" on webinar_live_presence
     for update to eventflow_app
-    using (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()))
-    with check (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
-create policy "participants update only in an open webinar" on webinar_live_presence
-    as restrictive for update to eventflow_app
-    using (true) with check ((select app.participant_id()) is null or (select app.participant_webinar_open()));
+    using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id())
+    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
+                and app.participant_webinar_open(webinar_id));
 create policy "participants delete their own presence" on webinar_live_presence
     for delete to eventflow_app
-    using (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
+    using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
 -- Admins watch the live list; no endpoint lets them write it.
 create policy "admins read their tenant's presence" on webinar_live_presence
     for select to eventflow_app
-    using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
+    using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());
 create policy "worker reads presence" on webinar_live_presence
     for select to eventflow_worker using (true);
 create policy "worker sweeps stale presence" on webinar_live_presence
@@ -76,26 +67,24 @@ grant update (exited_at) on webinar_user_sessions to eventflow_worker;
 
 create policy "participants read their own sessions" on webinar_user_sessions
     for select to eventflow_app
-    using (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
+    using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
 create policy "participants open their own sessions" on webinar_user_sessions
     for insert to eventflow_app
-    with check (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
-create policy "participants write only into an open webinar" on webinar_user_sessions
-    as restrictive for insert to eventflow_app
-    with check ((select app.participant_id()) is null or (select app.participant_webinar_open()));
+    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
+                and app.participant_webinar_open(webinar_id));
 -- Only an open session moves, and never into the future: a closed one stays closed, and the
--- watch time the rollups read from it cannot be stretched. clock_timestamp(), not now(): a ping
--- that started after this transaction may already have committed a later heartbeat.
+-- watch time the rollups read from it cannot be stretched. The wall clock (app.clock()), not
+-- now(): a ping that started after this transaction may already have committed a later heartbeat.
 create policy "participants refresh and close their own open sessions" on webinar_user_sessions
     for update to eventflow_app
-    using (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id())
+    using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
            and exited_at is null)
-    with check (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id())
-                and last_heartbeat_at <= clock_timestamp()
-                and (exited_at is null or exited_at <= greatest(clock_timestamp(), entered_at)));
+    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
+                and last_heartbeat_at <= app.clock()
+                and (exited_at is null or exited_at <= greatest(app.clock(), entered_at)));
 create policy "admins read their tenant's sessions" on webinar_user_sessions
     for select to eventflow_app
-    using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
+    using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());
 create policy "worker reads sessions" on webinar_user_sessions
     for select to eventflow_worker using (true);
 create policy "worker closes abandoned sessions" on webinar_user_sessions
@@ -108,6 +97,6 @@ grant select, insert, update on webinar_access_logs to eventflow_worker;
 
 create policy "admins read their tenant's access logs" on webinar_access_logs
     for select to eventflow_app
-    using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
+    using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());
 create policy "worker rolls up access logs" on webinar_access_logs
     for all to eventflow_worker using (true) with check (true);

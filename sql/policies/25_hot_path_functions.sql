@@ -1,4 +1,4 @@
--- Who may call the participant hot-path procedures of 0005_participant_hot_path.sql. They run as
+-- Who may call the participant hot-path procedures of sql/functions/10_hot_path.sql. They run as
 -- the caller, so the policies of 20_attendance.sql decide what they may touch; these grants only
 -- keep them off every other role.
 

@@ -5,10 +5,10 @@ grant select, insert, update, delete on webinar_files to eventflow_app;
 
 create policy "participants read their webinar's files" on webinar_files
     for select to eventflow_app
-    using (webinar_id = (select app.participant_webinar_id()));
+    using (webinar_id = app.participant_webinar_id());
 create policy "admins manage their tenant's files" on webinar_files
     for all to eventflow_app
-    using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
+    using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());
 
 
 call app.reset_security('webinar_downloads');
@@ -16,13 +16,11 @@ grant select, insert on webinar_downloads to eventflow_app;
 
 create policy "participants read their own downloads" on webinar_downloads
     for select to eventflow_app
-    using (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
+    using (webinar_id = app.participant_webinar_id() and user_id = app.participant_id());
 create policy "participants record their own downloads" on webinar_downloads
     for insert to eventflow_app
-    with check (webinar_id = (select app.participant_webinar_id()) and user_id = (select app.participant_id()));
-create policy "participants write only into an open webinar" on webinar_downloads
-    as restrictive for insert to eventflow_app
-    with check ((select app.participant_id()) is null or (select app.participant_webinar_open()));
+    with check (webinar_id = app.participant_webinar_id() and user_id = app.participant_id()
+                and app.participant_webinar_open(webinar_id));
 create policy "admins read their tenant's downloads" on webinar_downloads
     for select to eventflow_app
-    using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
+    using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());

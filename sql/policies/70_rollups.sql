@@ -7,7 +7,7 @@ grant select, insert, update on webinar_attendance to eventflow_worker;
 
 create policy "admins read their tenant's attendance" on webinar_attendance
     for select to eventflow_app
-    using (client_id = (select app.admin_client_id()) or agency_id = (select app.admin_agency_id()));
+    using (client_id = app.admin_client_id() or agency_id = app.admin_agency_id());
 create policy "worker rolls up attendance" on webinar_attendance
     for all to eventflow_worker using (true) with check (true);
 

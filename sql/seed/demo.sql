@@ -10,12 +10,12 @@ from webinars w
 cross join generate_series(1, 20) as n
 where w.id in (select id from seed_webinars);
 
-insert into campaign_link_meta (client_id, campaign_id, target_webinar_id, utm_source, utm_medium, utm_campaign)
-select distinct on (p.webinar_id) p.client_id, gen_random_uuid(), p.webinar_id, 'newsletter', 'email', 'spring-launch'
+insert into campaign_link_meta (client_id, agency_id, campaign_id, target_webinar_id, utm_source, utm_medium, utm_campaign)
+select distinct on (p.webinar_id) p.client_id, p.agency_id, gen_random_uuid(), p.webinar_id, 'newsletter', 'email', 'spring-launch'
 from demo_people p;
 
-insert into registrations (webinar_id, user_id, display_name, campaign_link_id, registered_at)
-select p.webinar_id, p.user_id, p.display_name,
+insert into registrations (webinar_id, user_id, client_id, agency_id, display_name, campaign_link_id, registered_at)
+select p.webinar_id, p.user_id, p.client_id, p.agency_id, p.display_name,
        case when p.viewer_no % 2 = 0 then l.id end,
        p.starts_at - make_interval(days => p.viewer_no % 7, hours => p.viewer_no)
 from demo_people p
@@ -143,28 +143,27 @@ insert into email_campaigns (client_id, agency_id, target_webinar_id, subject, s
 select w.client_id, w.agency_id, w.id, 'You are invited: ' || w.title, 'sent', 500, w.starts_at - interval '3 days'
 from webinars w where w.id in (select id from seed_webinars);
 
-insert into client_email_policies (client_id, sender_name, sender_email, daily_send_limit, unsubscribe_footer)
-select distinct w.client_id, 'EventFlow demo', 'events@example.com', 5000, 'Unsubscribe any time.'
+insert into client_email_policies (client_id, agency_id, sender_name, sender_email, daily_send_limit, unsubscribe_footer)
+select distinct w.client_id, w.agency_id, 'EventFlow demo', 'events@example.com', 5000, 'Unsubscribe any time.'
 from webinars w where w.id in (select id from seed_webinars);
 
-insert into marketing_stats_daily (client_id, day, campaign_id, registrations, attendees, emails_sent)
-select l.client_id, (w.starts_at - interval '1 day')::date, l.campaign_id, 10, 7, 500
+insert into marketing_stats_daily (client_id, agency_id, day, campaign_id, registrations, attendees, emails_sent)
+select l.client_id, l.agency_id, (w.starts_at - interval '1 day')::date, l.campaign_id, 10, 7, 500
 from campaign_link_meta l
 join webinars w on w.id = l.target_webinar_id
 where w.id in (select id from seed_webinars);
 
-insert into notes (client_id, webinar_id, author_id, body)
-select w.client_id, w.id, w.client_id, 'Speaker asked for a 10-minute Q&A buffer.'
+insert into notes (client_id, agency_id, webinar_id, author_id, body)
+select w.client_id, w.agency_id, w.id, w.client_id, 'Speaker asked for a 10-minute Q&A buffer.'
 from webinars w where w.id in (select id from seed_webinars);
 
-insert into note_comments (note_id, author_id, body)
-select n.id, n.author_id, 'Agreed, added to the run sheet.'
+insert into note_comments (client_id, agency_id, note_id, author_id, body)
+select n.client_id, n.agency_id, n.id, n.author_id, 'Agreed, added to the run sheet.'
 from notes n
-join webinars w on w.id = n.webinar_id
-where w.id in (select id from seed_webinars);
+where n.webinar_id in (select id from seed_webinars);
 
-insert into client_invitations (client_id, email, invited_by, token_hash, expires_at)
-select c.id, 'new.admin+' || left(c.id::text, 8) || '@example.com', c.id,
+insert into client_invitations (client_id, agency_id, email, invited_by, token_hash, expires_at)
+select c.id, c.agency_id, 'new.admin+' || left(c.id::text, 8) || '@example.com', c.id,
        md5(gen_random_uuid()::text), now() + interval '7 days'
 from clients c
 where c.id in (select w.client_id from webinars w where w.id in (select id from seed_webinars));

@@ -144,8 +144,12 @@ def watched_webinar(owner, make_tenant, services, settings):
     no_shows = [uuid.uuid4() for _ in range(3)]
     with owner.cursor() as cur:
         cur.executemany(
-            "insert into registrations (webinar_id, user_id, display_name) values (%s, %s, %s)",
-            [(tenant.webinar_id, user, f"Viewer {n}") for n, user in enumerate(viewers + no_shows)],
+            """insert into registrations (webinar_id, client_id, agency_id, user_id, display_name)
+               values (%s, %s, %s, %s, %s)""",
+            [
+                (tenant.webinar_id, tenant.client_id, tenant.agency_id, user, f"Viewer {n}")
+                for n, user in enumerate(viewers + no_shows)
+            ],
         )
     with psycopg.connect(services["worker_url"], row_factory=dict_row) as worker:
         access_logs.run(worker, settings, webinar_ids=[tenant.webinar_id])
