@@ -114,6 +114,16 @@ def per_caller(limit):
     return lambda view: in_all(in_one(view))
 
 
+@functools.cache
+def _registered(view, endpoint, method):
+    """(limit, key builder, scope) of each limit flask-limiter keeps for `view`, in its order:
+    registered once, when the views are imported, so looked up once per process."""
+    return tuple(
+        (runtime.limit, _KEYS[runtime.key_func], runtime.scope_for(endpoint, method))
+        for runtime in sorted(limiter.limit_manager.decorated_limits(get_qualified_name(view)), key=lambda x: x.limit)
+    )
+
+
 def admit(view, endpoint, method, user_id, webinar_id):
     """Count a request to `view` (the view function flask-limiter decorated) answered without
     Flask (the stats/access fast lane) in the very counters flask-limiter keeps for it: the
@@ -123,8 +133,8 @@ def admit(view, endpoint, method, user_id, webinar_id):
     once. Another thread may hit a limit between the test and the hit: at worst that one request
     is counted in both lanes. False when the request must go to flask-limiter."""
     counters = [
-        (runtime.limit, (KEY_PREFIX, _KEYS[runtime.key_func](user_id, webinar_id), runtime.scope_for(endpoint, method)))
-        for runtime in sorted(limiter.limit_manager.decorated_limits(get_qualified_name(view)), key=lambda x: x.limit)
+        (item, (KEY_PREFIX, key(user_id, webinar_id), scope))
+        for item, key, scope in _registered(view, endpoint, method)
     ]
     if not counters or not all(limiter.limiter.test(item, *key) for item, key in counters):
         return False
