@@ -8,11 +8,11 @@ from eventflow.gunicorn_hooks import child_exit, on_starting  # noqa: F401 (guni
 from eventflow.http import close_after_unread_body
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# Requests are short and mostly wait on Redis or PostgreSQL: a few threads per process. (Two
-# threads gave no gain beyond the bench's run-to-run noise, and with fewer threads a database
-# outage, where every request waits for the pool's timeout, queues more requests behind it.)
+# Requests are short and mostly wait on Redis or PostgreSQL: a few threads per process, twice the
+# database connections a process may hold (EVENTFLOW_DB_POOL_MAX, 4): however many requests wait
+# on PostgreSQL, half the threads are left to those that need no database (README: "Overload").
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2))
-threads = int(os.environ.get("GUNICORN_THREADS", 4))
+threads = int(os.environ.get("GUNICORN_THREADS", 8))
 worker_class = "gthread"
 # One listening socket shared by the workers (gunicorn's default), though the first worker to
 # wake accepts: behind a proxy's small keep-alive pool the workers are unevenly loaded (the bench

@@ -5,7 +5,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import harness, pgstats, profile, report, serving, stream
+from bench import harness, pgstats, presence_cost, profile, report, schedule, serving, stream
 from bench.harness import log
 
 CAPACITY_P99_MS = 50.0
@@ -101,6 +101,14 @@ def main(argv=None):
     capacity.add_argument("--max", type=int, default=32000)
     capacity.add_argument("--refine", type=int, default=2, help="bisection steps after the first failure")
     capacity.add_argument("--duration", type=float, default=30.0, help="steady seconds after the ramp, per step")
+    storm = commands.add_parser("storm", help="the join storm: N viewers arriving within a minute, service and floor")
+    _common(storm)
+    storm.add_argument("--viewers", default="1000,2000", help="comma-separated N, one storm each")
+    storm.add_argument("--arrivals", type=float, default=60.0, help="the window the N arrive in, uniformly, s")
+    storm.add_argument("--duration", type=float, default=15.0, help="polling seconds after the last arrival")
+    cost = commands.add_parser("presence", help="what one presence write costs PostgreSQL, per entry request")
+    _common(cost)
+    cost.add_argument("--writes", type=int, default=300, help="requests of each kind, one viewer each")
     prof = commands.add_parser("profile", help="py-spy over the workers while wrk saturates the hot endpoints")
     _common(prof)
     prof.add_argument("--seconds", type=int, default=20)
@@ -146,7 +154,10 @@ def main(argv=None):
         elif args.command == "stream":
             text = stream.run(session, args)
         else:
-            text = run_crowd(session, args) if args.command == "run" else run_capacity(session, args)
+            run = {"run": run_crowd, "capacity": run_capacity, "storm": run_storm, "presence": run_presence}[
+                args.command
+            ]
+            text = run(session, args)
     finally:
         session.stop()
     return _print(text, args.out)
@@ -229,6 +240,7 @@ def crowd_sections(result, params, viewers):
         f"- CPU: machine {result['machine_busy']:.0%} busy; service {result['server_cpu']:.1f} s, "
         f"generator {result['generator_cpu']:.1f} s ({result['generator_cpu'] / params.duration:.0%} of one core); "
         f"generator dispatch lag p99 {result['lag_p99']:.1f} ms, max {result['lag_max']:.1f} ms",
+        _transactions_line(result, whole),
         "",
         f"### Steady state ({steady_seconds:.0f} s after the ramp): latency from the scheduled send time",
         "",
@@ -248,6 +260,31 @@ def crowd_sections(result, params, viewers):
         ]
     result["verdict"] = whole["all"]
     return lines
+
+
+POLLS = (schedule.MESSAGES, schedule.QUESTIONS)
+CHANGES = (schedule.POST_MESSAGE, schedule.POST_QUESTION)
+WRITES = (schedule.REGISTER, schedule.TRACK, schedule.TRACK_REFRESH, schedule.PING, schedule.FIRST_PING, schedule.EXIT)
+
+
+def _transactions_line(result, whole):
+    """PostgreSQL transactions over the run (pg_stat_database). Every write takes one; the rest are
+    reads (snapshot rebuilds, lookups, the dashboard, chat polls): in fallback mode, all of them
+    charged to the chat polls and to the posted changes gives an upper bound of each."""
+    transactions = result["transactions"]
+    requests = whole["all"]["requests"]
+    line = (
+        f"- PostgreSQL transactions (pg_stat_database): {transactions}, {transactions / max(1, requests):.3f}/request"
+    )
+    polls = sum(whole[kind]["requests"] for kind in POLLS if kind in whole)
+    changes = sum(whole[kind]["requests"] for kind in CHANGES if kind in whole)
+    if polls and changes:
+        reads = max(0, transactions - changes - sum(whole[kind]["requests"] for kind in WRITES if kind in whole))
+        line += (
+            f"; reads (all but the writes) {reads}: at most {reads / polls:.4f} per chat poll ({polls} polls), "
+            f"{reads / changes:.2f} per posted change ({changes} changes)"
+        )
+    return line
 
 
 def _whole_run(measured, seconds):
@@ -282,6 +319,69 @@ def run_capacity(session, args):
         ]
         lines += steps
         lines.append("")
+    return "\n".join(lines)
+
+
+def run_presence(session, args):
+    return "\n".join(
+        [
+            f"## Presence writes: {args.writes} of each entry request, one at a time, distinct viewers",
+            "",
+            harness.settings_text(args, session),
+            "",
+            presence_cost.table(presence_cost.measure(session, args.writes)),
+        ]
+    )
+
+
+STORM_P99_MS = 250.0
+
+
+def run_storm(session, args):
+    """Each N arrives uniformly within --arrivals seconds, every viewer a newcomer entering as the
+    reference client does (register, access/track, first presence/ping, first stats/access), then
+    polling; the same timetable is sent to the service and to the framework floor."""
+    lines = [
+        f"## Join storm: N viewers arriving uniformly within {args.arrivals:.0f} s, then {args.duration:.0f} s "
+        f"of polling (pass: p99 ≤ {STORM_P99_MS:.0f} ms and no errors, whole run)",
+        "",
+        harness.settings_text(args, session),
+        "",
+        "| N | target | requests | p50 ms | p99 ms | entry p99 ms (register / track / ping / stats/access) | "
+        "errors | SQL/req | machine busy | verdict |",
+        "|---:|---|---:|---:|---:|---|---|---:|---:|---|",
+    ]
+    for viewers in (int(n) for n in args.viewers.split(",")):
+        seeded = session.seed(0, args.admins, extra=viewers)
+        seeded.viewer_tokens, seeded.viewer_sessions = seeded.extra_tokens, [None] * viewers
+        params = schedule.Crowd(
+            viewers=viewers,
+            admins=args.admins,
+            duration=args.arrivals + args.duration,
+            ramp=args.arrivals,
+            leave_fraction=0.0,
+            admin_stats=session.has_admin_stats(seeded),
+            seed=args.seed,
+            join_storm=True,
+        )
+        for target in ("service", "floor"):
+            log(f"join storm: {viewers} viewers against the {target}")
+            result = session.drive(seeded, params, target)
+            whole = _whole_run(result["measured"], params.duration)
+            total = whole["all"]
+            entry = " / ".join(
+                f"{whole[kind]['p99']:.0f}" if kind in whole else "-"
+                for kind in (schedule.REGISTER, schedule.TRACK, schedule.FIRST_PING, schedule.FIRST_STATS_ACCESS)
+            )
+            sql = pgstats.summarise(result["sql"])["statements"] / max(1, total["requests"]) if result["sql"] else 0
+            errors = ", ".join(f"{c}×{n}" for c, n in sorted(total["errors"].items())) or "0"
+            ok = total["p99"] <= STORM_P99_MS and not total["errors"]
+            lines.append(
+                f"| {viewers} | {target} | {total['requests']} | {total['p50']:.1f} | {total['p99']:.1f} | {entry} | "
+                f"{errors} | {sql if target == 'service' else 0:.2f} | {result['machine_busy']:.0%} | "
+                f"{'pass' if ok else 'FAIL'} |"
+            )
+            log(lines[-1])
     return "\n".join(lines)
 
 

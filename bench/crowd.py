@@ -111,7 +111,9 @@ class Generator:
                 track.pop("session_id", None)
                 actor.cursors.clear()  # a fresh page load: no ETag, no cursor
             return "POST", f"{self.base}/access/track", post_headers, orjson.dumps(track), keep_session
-        if kind == schedule.PING:
+        if kind == schedule.REGISTER:
+            return "POST", f"{self.base}/register", post_headers, b"{}", ignore
+        if kind in (schedule.PING, schedule.FIRST_PING):
             return "POST", f"{self.base}/presence/ping", post_headers, body, ignore
         if kind == schedule.EXIT:
 
@@ -119,7 +121,7 @@ class Generator:
                 actor.session_id = None
 
             return "POST", f"{self.base}/access/exit", post_headers, body, forget_session
-        if kind in (schedule.STATS_ACCESS, schedule.ADMIN_STATS_ACCESS):
+        if kind in (schedule.STATS_ACCESS, schedule.FIRST_STATS_ACCESS, schedule.ADMIN_STATS_ACCESS):
             return "GET", self._with_query(f"{self.base}/stats/access", session), *self._etagged(actor)
         if kind == schedule.ADMIN_STATS:
             return "GET", f"{self.base}/stats?sections={ADMIN_SECTIONS}", actor.auth, None, ignore

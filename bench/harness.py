@@ -61,6 +61,8 @@ class Session:
             "EVENTFLOW_JWT_AUDIENCE": AUDIENCE,
             "EVENTFLOW_METRICS_PUBLIC": "1",  # on loopback, for the bench only
         }
+        if self.args.front:
+            env["EVENTFLOW_TRUSTED_PROXIES"] = "1"  # as `eventflow serve` runs behind the front
         self.app_env = env  # the stream process (bench/stream.py) runs with it too
         # More than one instance stands for app machines behind a proxy: each its own gunicorn on
         # its own port (the next ones after --app-bind), all on the same database and Redis, and
@@ -139,17 +141,18 @@ class Session:
         return all(self.status_of(path, token, crowd.webinar_id) != 404 for path in ("messages", "questions"))
 
     # --- the crowd ----------------------------------------------------------------------------
-    def drive(self, crowd_seed, params):
-        """Run the open-loop crowd; return merged measurements, SQL delta and CPU figures. With
-        several instances the crowd is split between them by generator shard, as a proxy would
-        spread its clients (at least one shard per instance)."""
+    def drive(self, crowd_seed, params, target=None):
+        """Run the open-loop crowd against `target` ("service" or "floor"; default --crowd-target);
+        return merged measurements, SQL delta and CPU figures. With several instances the crowd is
+        split between them by generator shard, as a proxy would spread its clients (at least one
+        shard per instance)."""
         shards = max(self.args.generators, len(self.apps))
+        to_floor = (target or self.args.crowd_target) == "floor"
         start_at = time.time() + 2.0 + 0.2 * shards
         plans = []
         for shard in range(shards):
-            target = self.floor_url if self.args.crowd_target == "floor" else self.app_urls[shard % len(self.app_urls)]
             plan = {
-                "base_url": target,
+                "base_url": self.floor_url if to_floor else self.app_urls[shard % len(self.app_urls)],
                 "webinar_id": crowd_seed.webinar_id,
                 "viewer_tokens": {i: crowd_seed.viewer_tokens[i] for i in range(shard, params.viewers, shards)},
                 "viewer_sessions": {i: crowd_seed.viewer_sessions[i] for i in range(shard, params.viewers, shards)},
@@ -165,6 +168,7 @@ class Session:
             path.write_text(json.dumps(plan))
             plans.append((path, self.workdir / f"out-{shard}.json"))
         before_sql = pgstats.snapshot(self.urls["owner"]) if self.pg_stats else {}
+        before_transactions = pgstats.transactions(self.urls["owner"])
         before_cpu = _children_cpu(), servers.cpu_seconds(self.server_pids()), servers.machine_busy_seconds()
         procs = [
             subprocess.Popen([sys.executable, "-m", "bench.crowd", str(plan), str(out)], cwd=REPO, preexec_fn=_ahead)
@@ -176,12 +180,15 @@ class Session:
                 raise RuntimeError(f"generator exited with {proc.returncode}")
         after_cpu = _children_cpu(), servers.cpu_seconds(self.server_pids()), servers.machine_busy_seconds()
         after_sql = pgstats.snapshot(self.urls["owner"]) if self.pg_stats else {}
+        time.sleep(1.5)  # the backends' last counts reach pg_stat_database
+        transactions = pgstats.transactions(self.urls["owner"]) - before_transactions
         shards_out = [json.loads(out.read_text()) for _, out in plans]
         lag = sorted(v for shard in shards_out for v in shard["lag_ms"])
         wall = after_cpu[2][1] - before_cpu[2][1]
         return {
             "measured": report.merge_shards(shards_out),
             "sql": pgstats.delta(before_sql, after_sql),
+            "transactions": transactions,
             "generator_cpu": after_cpu[0] - before_cpu[0],
             "server_cpu": after_cpu[1] - before_cpu[1],
             "machine_busy": (after_cpu[2][0] - before_cpu[2][0]) / wall if wall else float("nan"),

@@ -19,6 +19,19 @@ UTILITY = ("begin", "commit", "rollback", "set ", "show ", "discard", "deallocat
 LIVE_LIST_MARKS = ("from webinar_live_presence", "order by joined_at")
 
 
+TRANSACTIONS = """
+select xact_commit + xact_rollback from pg_stat_database where datname = current_database()
+"""
+
+
+def transactions(owner_url):
+    """Transactions of the benchmark database so far (every role): where pg_stat_statements is not
+    loaded, the count of requests that reached PostgreSQL (each takes one transaction). Backends
+    report it when idle, at most once a second: read it a moment after the load stops."""
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        return conn.execute(TRANSACTIONS).fetchone()[0]
+
+
 def available(owner_url):
     try:
         with psycopg.connect(owner_url, autocommit=True) as conn:

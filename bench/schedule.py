@@ -16,6 +16,9 @@ import random
 from dataclasses import dataclass
 
 # Request kinds; the report groups by these.
+REGISTER = "register"
+FIRST_PING = "ping (entry)"
+FIRST_STATS_ACCESS = "stats/access (entry)"
 TRACK = "track"
 TRACK_REFRESH = "track (refresh)"
 PING = "ping"
@@ -38,6 +41,9 @@ QUESTIONS_EVERY = 5.0
 ADMIN_STATS_EVERY = 15.0
 POST_MESSAGE_GAP = (5.0, 15.0)  # a poster writes every 5-15 s (limit: 30/min)
 POST_QUESTION_GAP = (30.0, 90.0)  # and asks every 30-90 s (limit: 10/min)
+# A join-storm entry as the reference client makes it, one request after the other's answer:
+# register, access/track, the first presence/ping and the first stats/access, this far apart.
+ENTRY_STEP = 0.05
 AWAY = (10.0, 60.0)  # how long a leaver stays away before rejoining
 MIN_STAY = 20.0  # a leaver watches at least this long first
 
@@ -54,6 +60,7 @@ class Crowd:
     leave_fraction: float = 0.1  # viewers who leave once (exit) and most of them rejoin
     admin_stats: bool = True  # False while GET /stats does not exist yet
     seed: int = 1
+    join_storm: bool = False  # arrivals enter as the reference client does (register, track, ping, poll)
 
 
 def _every(start, end, period, first_offset):
@@ -103,6 +110,15 @@ def viewer_events(rng, crowd, viewer, poster):
             track_first = rng.uniform(0, TRACK_EVERY)
             ping_start = enter - rng.uniform(0, PING_EVERY + PING_JITTER)  # so the first falls in [0, 130)
             first_poll = rng.uniform(0, STATS_ACCESS_EVERY)
+        elif crowd.join_storm and number == 0:
+            events += [
+                (enter, REGISTER, viewer),
+                (enter + ENTRY_STEP, TRACK, viewer),
+                (enter + 2 * ENTRY_STEP, FIRST_PING, viewer),
+                (enter + 3 * ENTRY_STEP, FIRST_STATS_ACCESS, viewer),
+            ]
+            track_first, ping_start = TRACK_EVERY, enter
+            first_poll = 3 * ENTRY_STEP + STATS_ACCESS_EVERY
         else:
             events.append((enter, TRACK, viewer))
             track_first, ping_start = TRACK_EVERY, enter

@@ -4,7 +4,20 @@ import logging
 
 from flask import Flask
 
-from eventflow import apidoc, auth, db, embedded, errors, http, jsonlog, limits, metrics, redis_client, tenancy
+from eventflow import (
+    apidoc,
+    auth,
+    db,
+    embedded,
+    errors,
+    http,
+    jsonlog,
+    limits,
+    metrics,
+    overload,
+    redis_client,
+    tenancy,
+)
 from eventflow.access import fastlane, snapshot
 from eventflow.config import Settings
 from eventflow.pages import views as pages
@@ -58,6 +71,7 @@ def create_app(settings=None, allow_embedded=True):
     _register_blueprints(api)
     app.register_blueprint(pages.blp)  # the HTML pages: no part of the API's OpenAPI document
     app.wsgi_app = fastlane.FastLane(app, app.wsgi_app)
+    overload.init_app(app, settings)
 
     from eventflow import cli
 

@@ -19,9 +19,14 @@ class Settings:
     jwt_audience: str
     state_dir: str
     db_pool_min: int = 2
-    db_pool_max: int = 10
+    # Per process: fewer than its threads (gunicorn.conf.py), so that requests needing no
+    # database always find a thread (README: "Overload").
+    db_pool_max: int = 4
     db_pool_timeout: float = 5.0
     statement_timeout_ms: int = 5000
+    # How long a request may wait to start: for a thread (measured from the front's
+    # X-Request-Start) and for a connection of a saturated pool; past it, 503 + Retry-After.
+    request_start_bound_ms: int = 50
     webinar_cache_seconds: int = 60
     presence_timeout_seconds: int = 150
     snapshot_max_age_seconds: float = 1.0

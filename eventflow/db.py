@@ -6,6 +6,12 @@ commits before the response leaves (rolls back on any error) and the connection 
 pool with nothing of the request left on it. A request that never asks for `connection()` takes
 no connection at all.
 
+Under overload a request does not queue for a connection: when every connection of the
+process's pool is in use, it waits at most `request_start_bound_ms` for one and is then refused
+(`Overloaded`, answered 503 with Retry-After), so the threads of a worker never all sit waiting
+for the database while requests that need none queue behind them (README: "Overload"). Only
+while the pool is still making connections does a request wait up to the pool's timeout.
+
 What must only happen once the write is durable (telling Redis about it) is handed to
 `after_commit()`: it runs after a successful commit, and never when the transaction rolls back
 or the commit fails.
@@ -63,7 +69,7 @@ _open_lock = threading.Lock()
 
 
 def make_pool(url, settings, name):
-    return ConnectionPool(
+    pool = ConnectionPool(
         url,
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
@@ -80,15 +86,75 @@ def make_pool(url, settings, name):
             "connect_timeout": 3,
         },
     )
+    pool.slots = ConnectionSlots(settings.db_pool_max, settings.request_start_bound_ms / 1000)
+    return pool
+
+
+class Overloaded(Exception):
+    """Every connection of this process's pool stayed in use for the whole bound: the database
+    has all the work this process may give it. Not a database failure (the breaker ignores it)."""
+
+
+class ConnectionSlots:
+    """One slot per connection the pool may hold; a request holds one while it holds a connection.
+    The slots, not the pool, say whether every connection is in use: a pool replacing lost
+    connections during an outage is short of connections without being busy."""
+
+    def __init__(self, size, bound_seconds):
+        self.size = size
+        self.bound = bound_seconds
+        self._free = threading.Semaphore(size)
+        self._lock = threading.Lock()
+        self.in_use = 0
+
+    def take(self):
+        if not self._free.acquire(timeout=self.bound):
+            raise Overloaded()
+        with self._lock:
+            self.in_use += 1
+
+    def give_back(self):
+        with self._lock:
+            self.in_use -= 1
+        self._free.release()
+
+    def all_taken(self):
+        return self.in_use >= self.size
+
+
+def is_saturated(pool):
+    """Every connection the pool may have is held by a request."""
+    return pool.slots.all_taken()
+
+
+def checkout(pool):
+    """A connection for a request: a slot within the request start bound (or Overloaded), then a
+    connection within the pool's timeout (PoolTimeout: connections cannot be made)."""
+    pool.slots.take()
+    try:
+        return pool.getconn()
+    except BaseException:
+        pool.slots.give_back()
+        raise
+
+
+def give_back(pool, conn):
+    try:
+        pool.putconn(conn)
+    finally:
+        pool.slots.give_back()
 
 
 @contextmanager
 def transaction(pool, context):
     """One transaction on a pooled connection with `context` set first; commit or roll back."""
-    with pool.connection() as conn:
-        with conn.transaction():
+    conn = checkout(pool)
+    try:
+        with conn, conn.transaction():
             context.set_on(conn)
             yield conn
+    finally:
+        give_back(pool, conn)
 
 
 def get_pool():
@@ -104,7 +170,7 @@ def get_pool():
 def connection():
     """The current request's connection, its transaction opened with the request's context."""
     if "db_conn" not in g:
-        conn = get_pool().getconn()
+        conn = checkout(get_pool())
         g.db_conn = conn
         g.get("db_context", NO_CONTEXT).set_on(conn)
     return g.db_conn
@@ -129,7 +195,7 @@ def finish_request_transaction(commit):
             else:
                 conn.rollback()
         finally:
-            current_app.extensions["eventflow.pool"].putconn(conn)
+            give_back(current_app.extensions["eventflow.pool"], conn)
     if commit:
         for callback in callbacks:
             try:

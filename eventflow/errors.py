@@ -8,6 +8,8 @@ from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
+from eventflow import db, metrics
+
 RETRY_AFTER_SECONDS = 2
 
 
@@ -58,6 +60,11 @@ def init_app(app):
             return json_error(500, "internal error")
         app.logger.warning("write refused by row-level security: %s", exc.diag.message_primary)
         return json_error(404, "not found")
+
+    @app.errorhandler(db.Overloaded)
+    def overloaded(exc):
+        metrics.SHED.labels(metrics.SHED_BUSY_POOL).inc()
+        return service_unavailable("the service is busy; retry shortly")
 
     @app.errorhandler(RecursionError)
     def nested_too_deeply(exc):

@@ -71,5 +71,10 @@ def init_app(app):
 
     @app.after_request
     def return_request_id(response):
-        response.headers[REQUEST_ID_HEADER] = current_request_id()
+        stamp(response.headers, current_request_id())
         return response
+
+
+def stamp(headers, request_id):
+    """Return the request id to the caller (in a response's Headers or a plain dict)."""
+    headers[REQUEST_ID_HEADER] = request_id

@@ -18,6 +18,7 @@ import time
 
 from flask import request
 from flask_limiter import Limiter, RateLimitExceeded
+from flask_limiter.util import get_qualified_name
 from limits import parse as parse_limit
 from werkzeug.exceptions import HTTPException
 
@@ -66,17 +67,21 @@ def caller_and_webinar():
     principal = _principal_or_none()
     if principal is None:
         return _unauthenticated()
-    return caller_in_webinar(principal.user_id, (request.view_args or {}).get("webinar_id", "-"))
+    return _KEYS[caller_and_webinar](principal.user_id, (request.view_args or {}).get("webinar_id", "-"))
 
 
 def caller():
     """The across-webinars key: who is calling, wherever."""
     principal = _principal_or_none()
-    return _unauthenticated() if principal is None else str(principal.user_id)
+    return _unauthenticated() if principal is None else _KEYS[caller](principal.user_id, None)
 
 
-def caller_in_webinar(user_id, webinar_id):
-    return f"{user_id}:{webinar_id}"
+# Each key function's key for an authenticated caller, from the caller's id and the URL's webinar:
+# the one definition both the key functions (in Flask) and admit (before Flask) use.
+_KEYS = {
+    caller_and_webinar: lambda user_id, webinar_id: f"{user_id}:{webinar_id}",
+    caller: lambda user_id, webinar_id: str(user_id),
+}
 
 
 @functools.cache
@@ -101,29 +106,39 @@ def _parsed(limit):
     return parse_limit(limit)
 
 
-def _counters(limit, user_id, webinar_id):
-    """(limit, key) of each counter per_caller keeps, in the order flask-limiter checks them."""
-    return ((limit, caller_in_webinar(user_id, webinar_id)), (across_webinars(limit), str(user_id)))
-
-
 def per_caller(limit):
     """Decorator of a webinar's endpoint: `limit` per caller and webinar, and
     ACROSS_WEBINARS_FACTOR times it per caller across all webinars."""
     in_one = limiter.limit(limit, key_func=caller_and_webinar)
     in_all = limiter.limit(across_webinars(limit), key_func=caller)
-    # The inner decorator registers its limit first, and flask-limiter checks them in that order
-    # (both per minute): per webinar, then across webinars, as _counters lists them.
     return lambda view: in_all(in_one(view))
 
 
-def admit(limit, endpoint, user_id, webinar_id):
-    """Count a request to `endpoint` answered without Flask (the stats/access fast lane) in the
-    counters per_caller(limit) keeps for it, as flask-limiter would: in order, stopping at the
-    first exceeded. False once a limit is exceeded."""
-    return all(
-        limiter.limiter.hit(_parsed(each), KEY_PREFIX, key, endpoint)
-        for each, key in _counters(limit, user_id, webinar_id)
+@functools.cache
+def _registered(view, endpoint, method):
+    """(limit, key builder, scope) of each limit flask-limiter keeps for `view`, in its order:
+    registered once, when the views are imported, so looked up once per process."""
+    return tuple(
+        (runtime.limit, _KEYS[runtime.key_func], runtime.scope_for(endpoint, method))
+        for runtime in sorted(limiter.limit_manager.decorated_limits(get_qualified_name(view)), key=lambda x: x.limit)
     )
+
+
+def admit(view, endpoint, method, user_id, webinar_id):
+    """Count a request to `view` (the view function flask-limiter decorated) answered without
+    Flask (the stats/access fast lane) in the very counters flask-limiter keeps for it: the
+    limits registered on `view`, in flask-limiter's order, each under flask-limiter's storage key
+    (prefix, key function's key, scope). Only when none is exhausted: a request over a limit is
+    left uncounted here, for flask-limiter to count and refuse (its 429), so that it is counted
+    once. Another thread may hit a limit between the test and the hit: at worst that one request
+    is counted in both lanes. False when the request must go to flask-limiter."""
+    counters = [
+        (item, (KEY_PREFIX, key(user_id, webinar_id), scope))
+        for item, key, scope in _registered(view, endpoint, method)
+    ]
+    if not counters or not all(limiter.limiter.test(item, *key) for item, key in counters):
+        return False
+    return all(limiter.limiter.hit(item, *key) for item, key in counters)
 
 
 def init_app(app, redis_client):

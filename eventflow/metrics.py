@@ -53,6 +53,12 @@ CACHE_MISSES = Counter("eventflow_cache_misses_total", "Reads a cache could not 
 FAST_LANE = Counter(
     "eventflow_fast_lane_requests_total", "stats/access polls answered from process memory, before Flask"
 )
+SHED = Counter(
+    "eventflow_shed_requests_total",
+    "Requests refused at once (503) because they could not start within the bound, by reason",
+    ["reason"],
+)
+SHED_LATE, SHED_BUSY_POOL = "waited_for_a_thread", "waited_for_a_connection"
 # 0 closed (requests flow), 1 half-open (probing), 2 open (answering 503). With several
 # processes the highest state of a live process is shown.
 BREAKER_STATE = Gauge(

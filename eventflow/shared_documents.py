@@ -103,10 +103,10 @@ class SharedDocuments:
 
     def confirmed_copy(self, key):
         """This process's copy if it was confirmed current moments ago, else None: all a request
-        needs from memory alone."""
+        needs from memory alone. The caller counts the hit once it answers from it (the stats/access
+        fast lane may still hand the request to Flask)."""
         copy = self._copies.get(key)
         if copy is not None and time.monotonic() - copy.checked_at < LOCAL_CHECK_SECONDS:
-            metrics.CACHE_HITS.labels(self.name).inc()
             return copy
         return None
 
@@ -115,6 +115,7 @@ class SharedDocuments:
         PostgreSQL: (the document, its version)."""
         copy = self.confirmed_copy(key)
         if copy is not None:
+            metrics.CACHE_HITS.labels(self.name).inc()
             return copy
         copy = self._copies.get(key)
         built = []

@@ -1,5 +1,7 @@
 """The benchmark's timetable (bench/schedule.py): cadences, churn and sharding, without a server."""
 
+import pytest
+
 from bench import schedule
 from bench.report import percentile
 
@@ -49,3 +51,17 @@ def test_fallback_churn_and_shards():
 def test_percentile_is_nearest_rank():
     values = list(range(1, 101))
     assert percentile(values, 0.5) == 50 and percentile(values, 0.99) == 99 and percentile(values, 1.0) == 100
+
+
+def test_a_join_storm_enters_every_viewer_as_the_reference_client_does():
+    crowd = schedule.Crowd(viewers=200, admins=0, duration=90, ramp=60, leave_fraction=0, join_storm=True, seed=5)
+    events = schedule.timetable(crowd)
+    entry = (schedule.REGISTER, schedule.TRACK, schedule.FIRST_PING, schedule.FIRST_STATS_ACCESS)
+    for viewer in range(crowd.viewers):
+        steps = [_of(events, kind, viewer) for kind in entry]
+        assert all(len(times) == 1 for times in steps), steps
+        times = [t for (t,) in steps]
+        assert 0 <= times[0] < crowd.ramp
+        assert times == sorted(times) and times[-1] - times[0] < 1
+        polls = _of(events, schedule.STATS_ACCESS, viewer)
+        assert polls and polls[0] - times[-1] == pytest.approx(schedule.STATS_ACCESS_EVERY)

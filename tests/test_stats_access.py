@@ -2,11 +2,13 @@
 
 import threading
 import time
+import uuid
 from datetime import datetime
 
 import pytest
 from prometheus_client import REGISTRY
 
+from eventflow.access import snapshot
 from tests.conftest import checkouts
 
 
@@ -186,7 +188,9 @@ def test_a_viewer_whose_pings_stop_drops_off_after_the_timeout(fresh_app, make_t
     assert body["live_count"] == 1
 
 
-def test_duplicate_login_is_told_to_the_first_device(fresh_app, make_tenant):
+def test_duplicate_login_is_told_to_the_first_device(fresh_app, make_tenant, monkeypatch):
+    # Sessions are told apart as soon as a snapshot is built after both opened (same clock here).
+    monkeypatch.setattr(snapshot, "SESSION_VISIBLE_SECONDS", 0.0)
     client = fresh_app.test_client()
     tenant = make_tenant()
     user_id, headers = tenant.participant(name="Same person")
@@ -237,3 +241,22 @@ def test_since_is_the_arrival_time_to_the_microsecond(client, make_tenant, owner
     since = client.get(url(tenant), headers=headers).json["viewers"][0]["since"]
     assert datetime.fromisoformat(since) == joined_at
     assert since.endswith("+00:00")
+
+
+def test_a_device_that_just_tracked_is_not_told_it_was_superseded(make_app, make_tenant, monkeypatch):
+    # The snapshot is older than the phone's session: it still names the laptop's as the newest.
+    monkeypatch.setattr(snapshot, "SESSION_VISIBLE_SECONDS", 0.0)
+    app = make_app(snapshot_max_age_seconds=1.0)
+    client = app.test_client()
+    tenant = make_tenant()
+    _, headers = tenant.participant(name="Same person")
+    track = f"/api/webinars/{tenant.webinar_id}/access/track"
+    laptop = client.post(track, headers=headers).json["session_id"]
+    assert client.get(url(tenant, f"?session_id={laptop}"), headers=headers).json["superseded"] is False
+    phone = client.post(track, headers=headers).json["session_id"]
+    assert uuid.UUID(phone).version == 7 and phone > laptop, "session ids are time-ordered"
+    just_tracked = client.get(url(tenant, f"?session_id={phone}"), headers=headers).json
+    assert just_tracked["superseded"] is None, "the snapshot predates the phone's session: it cannot tell"
+    time.sleep(1.05)  # the next snapshot knows the phone's session
+    assert client.get(url(tenant, f"?session_id={phone}"), headers=headers).json["superseded"] is False
+    assert client.get(url(tenant, f"?session_id={laptop}"), headers=headers).json["superseded"] is True

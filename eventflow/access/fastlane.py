@@ -13,19 +13,22 @@ snapshot this process does not hold fresh, a webinar the caller may not see (ten
 view's own rule: the 404 is Flask's), and a caller over the limit (so that the 429 comes
 from flask-limiter itself). A valid token seen for the first time is verified here, once per
 process, as Flask would. The Flask view stays the definition of the endpoint and of its OpenAPI
-document; both lanes answer with the same functions (poll.py), count against the same
-flask-limiter counters (limits.admit), and leave the same headers, request ids and metrics.
+document; both lanes answer with the same functions (poll.py), count in the counters flask-limiter
+keeps for the view (limits.admit), and finish the answer with the functions the app's
+after_request hooks call (AFTER_REQUEST). tests/access/test_lane_equivalence.py sends the same
+requests through both lanes and compares everything.
 """
 
 import logging
 import re
 import time
 import uuid
+from dataclasses import dataclass
 
 from werkzeug.http import parse_etags
 
 from eventflow import http, jsonlog, limits, metrics, tenancy
-from eventflow.access import poll
+from eventflow.access import poll, snapshot
 from eventflow.auth import PARTICIPANT, InvalidToken, bearer_token
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,40 @@ _QUERY = re.compile(rf"(?:session_id=({_UUID}))?")
 _STATUS_LINES = {200: "200 OK", 304: "304 NOT MODIFIED"}
 
 
+def _count(answer):
+    metrics.count_request_of(answer.rule, "GET", answer.status, answer.started)
+
+
+# Every after_request hook the app runs for the stats/access view, by name, and what the lane does
+# in its stead on its own answer (None: nothing, and why). The lane refuses to start beside a hook
+# it does not list: an effect it would silently leave out.
+AFTER_REQUEST = {
+    "add_security_headers": lambda answer: http.secure(answer.headers),
+    "return_request_id": lambda answer: jsonlog.stamp(
+        answer.headers, jsonlog.request_id_for(answer.environ.get("HTTP_X_REQUEST_ID", ""))
+    ),
+    "count_request": _count,
+    "commit_before_responding": None,  # the lane never opens a transaction
+    "__inject_headers": None,  # rate-limit headers are off (limits.limiter, headers_enabled)
+}
+
+
+@dataclass
+class _Answer:
+    status: int
+    headers: dict
+    environ: dict
+    rule: str
+    started: float
+
+
+def after_request_hooks(app, endpoint=ENDPOINT):
+    """The names of the after_request hooks Flask runs for `endpoint`: the app's and its blueprint's."""
+    blueprint = endpoint.rpartition(".")[0]
+    hooks = app.after_request_funcs.get(None, []) + app.after_request_funcs.get(blueprint, [])
+    return [getattr(hook, "func", hook).__name__ for hook in hooks]  # flask-limiter's is a partial
+
+
 class FastLane:
     def __init__(self, app, wsgi_app):
         self.next = wsgi_app
@@ -50,8 +87,14 @@ class FastLane:
         if len(rules) != 1:
             raise RuntimeError(f"the fast lane stands in front of {ENDPOINT}, which has {len(rules)} routes")
         self.rule = rules[0]
+        self.view = app.view_functions[ENDPOINT].view_class.get
+        unknown = set(after_request_hooks(app)) - AFTER_REQUEST.keys()
+        if unknown:
+            raise RuntimeError(f"the fast lane does not know what the after_request hooks {sorted(unknown)} do")
+        self.finishers = [finish for finish in AFTER_REQUEST.values() if finish is not None]
         self.answered = metrics.FAST_LANE
         self.webinar_hits = metrics.CACHE_HITS.labels(tenancy.CACHE_NAME)
+        self.snapshot_hits = metrics.CACHE_HITS.labels(snapshot.METRIC_NAME)
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
@@ -83,23 +126,24 @@ class FastLane:
         webinar = self.webinars.get(uuid.UUID(webinar_id))
         if webinar is None or not tenancy.sees(principal, webinar):
             return None
-        snapshot = self.snapshots.confirmed_copy(str(webinar.id))
-        if snapshot is None:
+        copy = self.snapshots.confirmed_copy(str(webinar.id))
+        if copy is None:
             return None
-        if not limits.admit(limits.STATS_ACCESS, ENDPOINT, principal.user_id, webinar.id):
+        if not limits.admit(self.view, ENDPOINT, "GET", principal.user_id, webinar.id):
             return None
         self.webinar_hits.inc()
+        self.snapshot_hits.inc()
         known = parse_etags(environ.get("HTTP_IF_NONE_MATCH"))
         viewer_limit = self.settings.participant_viewer_limit
-        return poll.for_participant(snapshot, principal.user_id, query.group(1), viewer_limit, known)
+        return poll.for_participant(copy, principal.user_id, query.group(1), viewer_limit, known)
 
     def _send(self, answer, environ, start_response, started):
         status, headers, payload = answer
-        headers |= http.SECURITY_HEADERS
-        headers[jsonlog.REQUEST_ID_HEADER] = jsonlog.request_id_for(environ.get("HTTP_X_REQUEST_ID", ""))
+        answer = _Answer(status, headers, environ, self.rule, started)
         if payload:
             headers["Content-Length"] = str(len(payload))
+        for finish in self.finishers:
+            finish(answer)
         start_response(_STATUS_LINES[status], list(headers.items()))
         self.answered.inc()
-        metrics.count_request_of(self.rule, "GET", status, started)
         return [payload] if payload else []

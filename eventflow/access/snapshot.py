@@ -18,6 +18,7 @@ eventflow_cache_hits_total / _misses_total{cache="stats_access"} the requests an
 existing snapshot and those that had to build one.
 """
 
+import uuid
 from dataclasses import dataclass, field
 
 import orjson
@@ -26,6 +27,11 @@ from flask import current_app
 from eventflow import shared_documents
 
 KEY_PREFIX = "ef:snap"
+# A session opened this long before a snapshot was built may still be missing from it: its
+# transaction may have committed after the live list was read (a request's call and commit take
+# milliseconds; this also absorbs a small clock skew between PostgreSQL and the app). Another
+# device's session is therefore told within this plus the snapshot's max age: inside one poll.
+SESSION_VISIBLE_SECONDS = 1.0
 METRIC_NAME = "stats_access"  # the label of this cache in the metrics
 
 
@@ -75,11 +81,26 @@ class Snapshot:
         return self._anonymous[limit]
 
     def superseded(self, user_id, session_id):
-        """Whether a newer session of this viewer exists; None when the snapshot cannot tell
-        (the viewer is not live, or has no session)."""
+        """Whether a newer session of this viewer exists; None when the snapshot cannot tell: the
+        viewer is not live, has no session, or the given session may be younger than the
+        snapshot (a device that just tracked must not be told that its predecessor, which the
+        snapshot still names, superseded it)."""
         position = self.position_of(user_id)
         newest = None if position is None else self.sessions[position]
-        return None if newest is None else newest != str(session_id)
+        if newest is None:
+            return None
+        if newest == str(session_id):
+            return False
+        return None if _opened_after(session_id, self.built_at - SESSION_VISIBLE_SECONDS) else True
+
+
+def _opened_after(session_id, epoch_seconds):
+    """Whether the session was opened after `epoch_seconds`, read from its id: sessions get
+    time-ordered ids (UUID version 7, app.time_ordered_uuid() in sql/functions/10_hot_path.sql),
+    whose first 48 bits are the opening's Unix time in milliseconds. An id of another version
+    (sessions opened before those ids) carries no time: never judged younger."""
+    session = uuid.UUID(str(session_id))
+    return session.version == 7 and (session.int >> 80) / 1000 > epoch_seconds
 
 
 def init_app(app, settings):

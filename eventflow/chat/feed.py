@@ -19,7 +19,7 @@ import logging
 import redis
 from flask import current_app
 
-from eventflow import config
+from eventflow import config, db
 from eventflow.redis_client import get_redis
 from eventflow.stream import notices
 
@@ -67,9 +67,10 @@ def raise_marker(webinar_id, feed, seq):
 
 
 def _pool_is_busy():
-    """Requests are queueing for a connection in this process: the database is the bottleneck."""
+    """Every connection of this process is in use: the next poll that needs one may be refused,
+    so clients are slowed first."""
     pool = current_app.extensions["eventflow.pool"]
-    return not pool.closed and pool.get_stats().get("requests_waiting", 0) > 0
+    return not pool.closed and db.is_saturated(pool)
 
 
 def poll_interval(feed, redis_ok=True):

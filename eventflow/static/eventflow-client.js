@@ -100,8 +100,6 @@ export class EventFlowClient extends EventTarget {
     this.apiBase = `/api/webinars/${encodeURIComponent(webinarId)}`;
     this.breaker = new Breaker();
     this.sessionId = null;
-    this.sessionSince = 0; // server time (ms) by which this session certainly existed
-    this.presenceTurn = Promise.resolve();
     this.cursors = { messages: "0", questions: "0" };
     this.accessEtag = null;
     this.mode = "idle";
@@ -256,36 +254,16 @@ export class EventFlowClient extends EventTarget {
 
   // --- viewers' presence ----------------------------------------------------------------------
 
-  // Presence writes go one at a time: a track and a ping of the same session at once (timers of
-  // a tab waking from the background fire together) lock the same two rows in opposite orders.
-  presenceWrite(write) {
-    const turn = this.presenceTurn.then(write, write);
-    this.presenceTurn = turn.catch(() => {});
-    return turn;
-  }
-
-  track() {
-    return this.presenceWrite(() => this.trackNow());
-  }
-
-  ping() {
-    return this.presenceWrite(() => this.pingNow());
-  }
-
-  async trackNow() {
+  async track() {
     const body = { user_agent: navigator.userAgent.slice(0, 500) };
     if (this.sessionId) body.session_id = this.sessionId;
-    const { data, headers } = await this.request("POST", "/access/track", { body });
-    if (data.opened) {
-      // A new session (entry, or the old one was closed by a sweep or an exit). Server time:
-      // Date is whole seconds, so the session began before the next second.
-      this.sessionId = data.session_id;
-      this.sessionSince = (Date.parse(headers.get("Date")) || 0) + SECOND;
-    }
+    const { data } = await this.request("POST", "/access/track", { body });
+    // A new session (entry, or the old one was closed by a sweep or an exit) or the same one.
+    this.sessionId = data.session_id;
     return this.cadence(CADENCES.track);
   }
 
-  async pingNow() {
+  async ping() {
     await this.call("POST", "/presence/ping", { body: this.sessionId ? { session_id: this.sessionId } : {} });
     return this.pingDelay();
   }
@@ -341,11 +319,10 @@ export class EventFlowClient extends EventTarget {
     return this.cadence(CADENCES.dashboard);
   }
 
-  // The live list is a snapshot up to a second old: one built before this session began names
-  // the previous session as the newest, so only a later one can tell that another device came.
+  // The server answers superseded: null, not true, while its snapshot may predate this session.
   receiveAccess(answer) {
     this.dispatchEvent(new CustomEvent("access", { detail: answer }));
-    if (answer.superseded === true && Date.parse(answer.generated_at) >= this.sessionSince) this.supersede();
+    if (answer.superseded === true) this.supersede();
   }
 
   supersede() {

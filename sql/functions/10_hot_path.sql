@@ -22,6 +22,25 @@ end
 $$;
 
 
+-- Session ids are time-ordered: UUID version 7, whose first 48 bits are the Unix time of the
+-- opening in milliseconds (the rest random, as gen_random_uuid's). The stats/access snapshot
+-- reads that time to tell a session younger than itself (a device that has just tracked, which
+-- the snapshot cannot know yet) from one that another device superseded, without asking
+-- PostgreSQL (eventflow/access/snapshot.py).
+create or replace function time_ordered_uuid()
+    returns uuid
+    language sql volatile set search_path = pg_catalog, public
+    as $$
+    select encode(
+        set_bit(set_bit(
+            overlay(uuid_send(gen_random_uuid())
+                    placing substring(int8send((extract(epoch from clock_timestamp()) * 1000)::bigint) from 3)
+                    from 1 for 6),
+            52, 1), 53, 1),
+        'hex')::uuid
+$$;
+
+
 -- Marks the caller live: one upsert of their presence row. The row keeps the first join time
 -- while it lives; the sweep removes it after the presence timeout, and a later ping starts anew.
 -- It also names the viewer's newest session, from which duplicate login is told (the
@@ -63,7 +82,20 @@ end
 $$;
 
 
--- POST /presence/ping, every 120 s: presence and, with a session, its heartbeat.
+-- Every writer of a viewer's rows locks them in one order: registration, session, presence
+-- (track_access, ping_presence, exit_access). A track and a ping of one session sent together
+-- then queue behind each other instead of deadlocking (PostgreSQL would fail one of them).
+--
+-- Heartbeat-only writes commit without waiting for their WAL flush (synchronous_commit off, for
+-- their own transaction only): a ping, and a 5-minute track that refreshes an open session. A
+-- crash of PostgreSQL may lose the last moments of them (up to three wal_writer_delay, 0.6 s by
+-- default), i.e. a viewer's last heartbeat or live mark, which their next ping restores; never a
+-- registration, a session opened (a track that opens one) or closed (exit): those commit as
+-- usual. Nothing is reordered: the write is committed and visible at once, only its flush to disk
+-- is left to the WAL writer.
+
+
+-- POST /presence/ping, every 120 s: with a session, its heartbeat; then presence.
 -- Returns whether that session was open and refreshed.
 create or replace function ping_presence(p_session_id uuid, p_display_name text)
     returns boolean
@@ -71,15 +103,17 @@ create or replace function ping_presence(p_session_id uuid, p_display_name text)
     as $$
 declare
     c record := participant_context();
+    refreshed boolean := false;
 begin
-    perform mark_live(p_session_id, p_display_name, false);
-    if p_session_id is null then
-        return false;
+    perform set_config('synchronous_commit', 'off', true);
+    if p_session_id is not null then
+        update webinar_user_sessions
+        set last_heartbeat_at = now()
+        where webinar_id = c.webinar and session_id = p_session_id and user_id = c.viewer and exited_at is null;
+        refreshed := found;
     end if;
-    update webinar_user_sessions
-    set last_heartbeat_at = now()
-    where webinar_id = c.webinar and session_id = p_session_id and user_id = c.viewer and exited_at is null;
-    return found;
+    perform mark_live(p_session_id, p_display_name, false);
+    return refreshed;
 end
 $$;
 
@@ -104,9 +138,11 @@ begin
     returning s.session_id into track_access.session_id;
     opened := track_access.session_id is null;
     if opened then
-        insert into webinar_user_sessions as s (webinar_id, user_id, client_id, agency_id, user_agent)
-        values (c.webinar, c.viewer, c.client, c.agency, p_user_agent)
+        insert into webinar_user_sessions as s (session_id, webinar_id, user_id, client_id, agency_id, user_agent)
+        values (time_ordered_uuid(), c.webinar, c.viewer, c.client, c.agency, p_user_agent)
         returning s.session_id into track_access.session_id;
+    elsif not registered then
+        perform set_config('synchronous_commit', 'off', true);  -- a heartbeat only
     end if;
     perform mark_live(track_access.session_id, p_display_name, opened);
 end
