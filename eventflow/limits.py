@@ -41,6 +41,7 @@ POST_QUESTION = "10 per minute"
 UPVOTE = "30 per minute"  # no cadence in the seed: a viewer clicking through the Q&A list
 DASHBOARD_STATS = "60 per minute"  # admin dashboard, every 15 s or on load
 WEBINARS = "60 per minute"  # a webinar's page or the admins' list, loaded now and then
+STREAM_TICKET = "20 per minute"  # one per stream (re)connect: 2 s after a reload, 30 s after a failure
 # Across all webinars one caller may use an endpoint this many times its per-webinar limit: a
 # viewer in two rooms at once at full rate, or an admin with a few consoles open; not a token
 # touching eight webinars at the full rate of each.

@@ -14,7 +14,7 @@ from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from eventflow import errors
+from eventflow import errors, limits
 from eventflow.apidoc import PARTICIPANT_ACCESS_RULES, document_errors
 from eventflow.auth import EVERYONE, InvalidToken, bearer_token, current_principal
 from eventflow.stream import events, hub, tickets
@@ -82,8 +82,9 @@ class Events(MethodView):
 
 @blp.route("/<uuid:webinar_id>/events/tickets")
 class Tickets(MethodView):
+    @limits.per_caller(limits.STREAM_TICKET)
     @blp.response(201, TicketSchema)
-    @document_errors(blp, 401, 404, 503)
+    @document_errors(blp, 401, 404, 429, 503)
     def post(self, webinar_id):
         """A one-time ticket to open the stream with (?ticket=): an EventSource cannot send the
         Authorization header, and a token in a URL would end up in logs."""

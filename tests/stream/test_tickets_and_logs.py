@@ -27,6 +27,16 @@ def test_a_ticket_opens_one_stream_once_and_only_for_its_webinar(client, make_te
     assert client.post(f"/api/webinars/{tenant.webinar_ids[0]}/events/tickets").status_code == 401
 
 
+def test_tickets_are_rate_limited_per_caller(client, make_tenant):
+    """Each ticket is a Redis write: a looping client is refused (429 + Retry-After), not served."""
+    tenant = make_tenant()
+    _, viewer = tenant.participant()
+    url = f"/api/webinars/{tenant.webinar_id}/events/tickets"
+    answers = [client.post(url, headers=viewer) for _ in range(21)]
+    assert [answer.status_code for answer in answers] == [201] * 20 + [429]
+    assert int(answers[-1].headers["Retry-After"]) > 0
+
+
 def test_no_token_reaches_any_log(client, make_tenant, settings, services):
     """The stream process with gunicorn's access log on, the app's JSON log and gunicorn's error
     log all in one file: the token that opened, used and lost streams is in none of it."""
