@@ -8,6 +8,7 @@ import os
 import resource
 
 from eventflow import gunicorn_hooks
+from eventflow.config import Settings
 from eventflow.gunicorn_hooks import child_exit  # noqa: F401 (gunicorn reads it)
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8001")
@@ -15,7 +16,7 @@ workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
 worker_class = "gevent"
 # gevent's pool per worker: above the app's own cap (EVENTFLOW_STREAM_MAX_CONNECTIONS), so that a
 # full process still answers the next stream a fast 503 and /metrics still gets in.
-worker_connections = int(os.environ.get("EVENTFLOW_STREAM_MAX_CONNECTIONS", 10000)) + 100
+worker_connections = Settings.from_env().stream_max_connections + 100
 # A stream lives for hours; the worker's heartbeat to the master is independent of it.
 timeout = 30
 # A graceful stop (SIGTERM, SIGHUP's reload) ends every stream with a short retry: within a second
