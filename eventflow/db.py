@@ -150,7 +150,7 @@ def transaction(pool, context):
     """One transaction on a pooled connection with `context` set first; commit or roll back."""
     conn = checkout(pool)
     try:
-        with conn, conn.transaction():
+        with conn.transaction():
             context.set_on(conn)
             yield conn
     finally:
