@@ -4,7 +4,7 @@ from the environment (GUNICORN_BIND, GUNICORN_WORKERS, GUNICORN_THREADS)."""
 import multiprocessing
 import os
 
-from eventflow.gunicorn_hooks import child_exit, on_starting  # noqa: F401 (gunicorn reads them)
+from eventflow.gunicorn_hooks import child_exit, on_starting, post_worker_init  # noqa: F401 (gunicorn reads them)
 from eventflow.http import close_after_unread_body
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")

@@ -43,3 +43,4 @@ def post_worker_init(worker):
     from eventflow.stream import hub
 
     hub.watch_worker(worker)
+    gunicorn_hooks.post_worker_init(worker)
