@@ -24,9 +24,12 @@ class Settings:
     db_pool_max: int = 4
     db_pool_timeout: float = 5.0
     statement_timeout_ms: int = 5000
-    # How long a request may wait to start: for a thread (measured from the front's
-    # X-Request-Start) and for a connection of a saturated pool; past it, 503 + Retry-After.
-    request_start_bound_ms: int = 50
+    # How long a request may wait to start, for a thread (measured from the front's
+    # X-Request-Start) and for a connection of a saturated pool, before it is answered 503 +
+    # Retry-After: the bound while that queue has drained (a wait within the target) in the last
+    # bound's time, the target once it has not (overload.StartBound; README: "Overload").
+    request_start_target_ms: int = 20
+    request_start_bound_ms: int = 100
     webinar_cache_seconds: int = 60
     presence_timeout_seconds: int = 150
     snapshot_max_age_seconds: float = 1.0

@@ -7,10 +7,12 @@ pool with nothing of the request left on it. A request that never asks for `conn
 no connection at all.
 
 Under overload a request does not queue for a connection: when every connection of the
-process's pool is in use, it waits at most `request_start_bound_ms` for one and is then refused
-(`Overloaded`, answered 503 with Retry-After), so the threads of a worker never all sit waiting
-for the database while requests that need none queue behind them (README: "Overload"). Only
-while the pool is still making connections does a request wait up to the pool's timeout.
+process's pool is in use, it waits for one at most what its `overload.StartBound` allows (the
+request start bound while connections came quickly of late, the target once they have not) and
+is then refused (`Overloaded`, answered 503 with Retry-After), so the threads of a worker never
+all sit waiting for the database while requests that need none queue behind them (README:
+"Overload"). Only while the pool is still making connections does a request wait up to the
+pool's timeout.
 
 What must only happen once the write is durable (telling Redis about it) is handed to
 `after_commit()`: it runs after a successful commit, and never when the transaction rolls back
@@ -19,6 +21,7 @@ or the commit fails.
 
 import logging
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -28,7 +31,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from eventflow import errors
+from eventflow import errors, overload
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +89,7 @@ def make_pool(url, settings, name):
             "connect_timeout": 3,
         },
     )
-    pool.slots = ConnectionSlots(settings.db_pool_max, settings.request_start_bound_ms / 1000)
+    pool.slots = ConnectionSlots(settings.db_pool_max, overload.StartBound.of(settings))
     return pool
 
 
@@ -100,16 +103,19 @@ class ConnectionSlots:
     The slots, not the pool, say whether every connection is in use: a pool replacing lost
     connections during an outage is short of connections without being busy."""
 
-    def __init__(self, size, bound_seconds):
+    def __init__(self, size, bound):
         self.size = size
-        self.bound = bound_seconds
+        self.bound = bound
         self._free = threading.Semaphore(size)
         self._lock = threading.Lock()
         self.in_use = 0
 
     def take(self):
-        if not self._free.acquire(timeout=self.bound):
+        asked = time.monotonic()
+        if not self._free.acquire(timeout=self.bound.allowed_wait(asked)):
             raise Overloaded()
+        now = time.monotonic()
+        self.bound.record(now - asked, now)
         with self._lock:
             self.in_use += 1
 

@@ -1,15 +1,15 @@
-"""Overload degrades, it does not collapse: a request that has waited longer than the request
-start bound for a thread of this process is refused at once (503 + Retry-After) instead of being
-served late.
+"""Overload degrades, it does not collapse: a request that has waited too long for a thread of
+this process is refused at once (503 + Retry-After) instead of being served late.
 
 Past capacity, gunicorn's threads fall behind and requests wait in its queue for one; answered in
 arrival order, every request would come later and later, cheap ones included, until clients
 time out. The front (deploy/nginx/eventflow.conf) stamps each request with the time it arrived
-(`X-Request-Start: t=<epoch seconds>`); a request that reaches the app more than
-`request_start_bound_ms` after that is answered here, before Flask, in microseconds, so the
-queue drains and the requests behind it start in time. The header is read only behind a trusted
-front (EVENTFLOW_TRUSTED_PROXIES), which overwrites whatever a client sent; the probes are never
-refused. The other half of the bound, the wait for a database connection, is db.checkout's.
+(`X-Request-Start: t=<epoch seconds>`); a request that reaches the app later than `StartBound`
+allows is answered here, before Flask, in microseconds, so the queue drains and the requests
+behind it start in time. The header is read only behind a trusted front
+(EVENTFLOW_TRUSTED_PROXIES), which overwrites whatever a client sent; the probes are never
+refused. The other queue, the wait for a database connection, has its own StartBound
+(db.ConnectionSlots).
 """
 
 import time
@@ -21,6 +21,44 @@ from eventflow import errors, http, jsonlog, metrics
 REQUEST_START_HEADER = "HTTP_X_REQUEST_START"
 PROBES = frozenset({"/healthz", "/readyz"})
 _BODY = orjson.dumps({"code": 503, "status": "Service Unavailable", "message": "the service is busy; retry shortly"})
+
+
+class StartBound:
+    """How long a request may wait in one queue before it is refused: CoDel's rule, as servers
+    apply it to their request queues (Facebook, "Fail at Scale", 2015).
+
+    While the queue has drained lately (some request started within `target` during the last
+    `bound`), a request may wait up to `bound`: a moment in which a process stalls (the scheduler
+    of a busy machine, a disk flush under a commit) delays the requests behind it but refuses
+    none. Once no request has started within `target` for a whole `bound`, the queue is standing,
+    i.e. more arrives than is served, and a request that waited more than `target` is refused, so
+    the rest start in time. Times are monotonic seconds; races between threads only blur the
+    moment of the last short wait, which is all this keeps."""
+
+    def __init__(self, target_seconds, bound_seconds):
+        self.target = target_seconds
+        self.bound = bound_seconds
+        self.last_short_wait = time.monotonic()
+
+    def allowed_wait(self, now):
+        """The longest a request arriving at the head of the queue at `now` may have waited."""
+        return self.bound if now - self.last_short_wait <= self.bound else self.target
+
+    def record(self, waited, now):
+        """A request started at `now` after waiting `waited`."""
+        if waited <= self.target:
+            self.last_short_wait = now
+
+    def admits(self, waited, now):
+        """Whether a request that waited `waited` may start at `now` (and it is recorded if so)."""
+        if waited > self.allowed_wait(now):
+            return False
+        self.record(waited, now)
+        return True
+
+    @classmethod
+    def of(cls, settings):
+        return cls(settings.request_start_target_ms / 1000, settings.request_start_bound_ms / 1000)
 
 
 def waited_seconds(environ, now):
@@ -35,12 +73,12 @@ def waited_seconds(environ, now):
 class ShedLate:
     def __init__(self, wsgi_app, settings):
         self.next = wsgi_app
-        self.bound = settings.request_start_bound_ms / 1000
+        self.bound = StartBound.of(settings)
         self.shed = metrics.SHED.labels(metrics.SHED_LATE)
 
     def __call__(self, environ, start_response):
         waited = waited_seconds(environ, time.time())
-        if waited is None or waited <= self.bound or environ.get("PATH_INFO") in PROBES:
+        if waited is None or self.bound.admits(waited, time.monotonic()) or environ.get("PATH_INFO") in PROBES:
             return self.next(environ, start_response)
         headers = {
             "Content-Type": "application/json",

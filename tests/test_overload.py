@@ -9,9 +9,10 @@ import pytest
 from prometheus_client import REGISTRY
 
 from eventflow import db, front
+from eventflow.overload import StartBound
 from tests.conftest import checkouts
 
-BOUND_MS = 50
+BOUND_MS = 100
 POOL_TIMEOUT = 20.0  # so long that a request waiting for it could not pass for a refusal
 
 
@@ -111,3 +112,27 @@ def test_the_stamp_is_ignored_without_a_trusted_front(make_app, make_tenant):
 
 def test_the_front_stamps_every_request():
     assert 'proxy_set_header X-Request-Start "t=$msec";' in front.render("127.0.0.1:1", "127.0.0.1:2")
+
+
+def test_the_start_bound_lets_a_moment_pass_and_refuses_a_standing_queue():
+    bound = StartBound(target_seconds=0.02, bound_seconds=0.1)
+    now = bound.last_short_wait
+    assert bound.admits(0.005, now)
+    assert bound.admits(0.09, now + 0.05), "the queue drained 50 ms ago: a stall is waited out"
+    assert not bound.admits(0.11, now + 0.06), "never past the bound"
+    assert not bound.admits(0.03, now + 0.2), "no short wait for a whole bound: the queue stands"
+    assert bound.allowed_wait(now + 0.2) == 0.02
+    assert bound.admits(0.015, now + 0.21), "a wait within the target still starts"
+    assert bound.allowed_wait(now + 0.22) == 0.1, "and shows the queue drained"
+
+
+def test_a_standing_queue_for_connections_is_refused_within_the_target(busy):
+    client, tenant, viewer, app, _ = busy
+    slots = app.extensions["eventflow.pool"].slots
+    # A bound far longer than the test may take: only the target can explain a prompt refusal.
+    slots.bound = StartBound(target_seconds=0.02, bound_seconds=POOL_TIMEOUT)
+    slots.bound.last_short_wait -= 2 * POOL_TIMEOUT  # no connection came quickly for that long
+    started = time.monotonic()
+    answer = client.post(f"/api/webinars/{tenant.webinar_id}/presence/ping", headers=viewer)
+    assert answer.status_code == 503
+    assert time.monotonic() - started < POOL_TIMEOUT / 4
