@@ -258,6 +258,9 @@ def crowd_sections(result, params, viewers):
             "",
             report.sql_table(summary, requests, params.duration, result["sql"]),
         ]
+        chat = _chat_reads_line(summary, whole)
+        if chat:
+            lines += ["", chat]
     result["verdict"] = whole["all"]
     return lines
 
@@ -285,6 +288,22 @@ def _transactions_line(result, whole):
             f"{reads / changes:.2f} per posted change ({changes} changes)"
         )
     return line
+
+
+def _chat_reads_line(summary, whole):
+    """What the chat polls cost PostgreSQL, counted from pg_stat_statements (fallback mode)."""
+    polls = sum(whole[kind]["requests"] for kind in POLLS if kind in whole)
+    changes = sum(whole[kind]["requests"] for kind in CHANGES if kind in whole)
+    if not polls or not changes:
+        return None
+    refills, direct = summary["window_refills"], summary["direct_chat_polls"]
+    reads = refills + direct
+    return (
+        f"- Chat reads (pg_stat_statements): {refills} window refills + {direct} polls sent to PostgreSQL = "
+        f"**{reads / changes:.2f} read transactions per posted change** ({changes} changes); "
+        f"{summary['feed_reads']} statements reading a feed for {polls} chat polls = "
+        f"**{summary['feed_reads'] / polls:.4f} per poll**"
+    )
 
 
 def _whole_run(measured, seconds):

@@ -3,6 +3,7 @@ crowd (open loop) and the saturation runs (closed loop), measured with pg_stat_s
 
 import json
 import os
+import re
 import resource
 import secrets
 import subprocess
@@ -148,6 +149,11 @@ class Session:
         shard per instance)."""
         shards = max(self.args.generators, len(self.apps))
         to_floor = (target or self.args.crowd_target) == "floor"
+        if not to_floor and crowd_seed.viewer_tokens:
+            # The viewers seeded as watching have polled for minutes: the webinar's live list has
+            # been built since. Without this one poll the whole crowd's first polls would find it
+            # cold and wait together for its first build, a moment no such crowd ever meets.
+            self.status_of("stats/access", crowd_seed.viewer_tokens[0], crowd_seed.webinar_id)
         start_at = time.time() + 2.0 + 0.2 * shards
         plans = []
         for shard in range(shards):
@@ -269,11 +275,12 @@ def settings_text(args, session):
         workers = (
             f"{instance_workers(args.instances)} in each of {args.instances} instances, one crowd split between them"
         )
-    threads = os.environ.get("GUNICORN_THREADS", "4")
+    threads = os.environ.get("GUNICORN_THREADS") or _default_in(session.source, "gunicorn.conf.py", GUNICORN_THREADS)
+    pool = os.environ.get("EVENTFLOW_DB_POOL_MAX") or _default_in(session.source, "eventflow/config.py", POOL_MAX)
     return (
         f"- machine: {report.machine()}\n"
         f"- service: gunicorn -c gunicorn.conf.py (gthread, workers {workers}, threads {threads}), "
-        f"pool {os.environ.get('EVENTFLOW_DB_POOL_MAX', '10')}/process, snapshot max age "
+        f"pool {pool}/process, snapshot max age "
         f"{os.environ.get('EVENTFLOW_SNAPSHOT_MAX_AGE_SECONDS', '1')} s; PostgreSQL and Redis of the machine "
         f"({args.postgres.split('@')[-1]}/{args.database}, {args.redis}); PROMETHEUS_MULTIPROC_DIR set as in "
         "the Procfile; "
@@ -286,6 +293,16 @@ def settings_text(args, session):
         f"**on the same 2 cores as the service** (niceness {GENERATOR_NICENESS}); load average when the run "
         f"began: {session.loadavg}" + (FLOOR_TARGET_NOTE if args.crowd_target == "floor" else "")
     )
+
+
+# Where the benchmarked source writes its defaults (the exported ref's, not the working tree's).
+GUNICORN_THREADS = re.compile(r"""GUNICORN_THREADS", (\d+)""")
+POOL_MAX = re.compile(r"db_pool_max: int = (\d+)")
+
+
+def _default_in(source_dir, path, pattern):
+    found = pattern.search((Path(source_dir) / path).read_text())
+    return found.group(1) if found else "?"
 
 
 def _git_describe(ref):

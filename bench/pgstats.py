@@ -17,6 +17,14 @@ where d.datname = current_database() and r.rolname = 'eventflow_app'
 UTILITY = ("begin", "commit", "rollback", "set ", "show ", "discard", "deallocate")
 # The query behind a stats/access snapshot rebuild (eventflow/access/queries.py LIVE_LIST).
 LIVE_LIST_MARKS = ("from webinar_live_presence", "order by joined_at")
+# The chat reads (eventflow/chat/queries.py): a change window's refill is one read-only
+# REPEATABLE READ transaction (ONE_SNAPSHOT) that runs each poll query twice (as an admin and as
+# any participant); a poll the window cannot answer runs its poll query once, in a transaction of
+# its own. Only the poll queries name these functions.
+WINDOW_REFILL = "set transaction isolation level repeatable read, read only"
+POLL_MARKS = ("app.removed_messages(", "app.removed_questions(")
+# Every statement that reads a feed: the polls, the feed's head, whose own rows changed.
+FEED_READ_MARKS = POLL_MARKS + ("from chat_feeds f", "max(m.seq) as seq", "max(personal.seq) as seq")
 
 
 TRANSACTIONS = """
@@ -57,8 +65,21 @@ def delta(before, after):
 
 
 def summarise(rows):
-    """Totals of a delta: all statements, those that are not BEGIN/COMMIT, snapshot rebuilds."""
-    total = sum(calls for _, calls, _ in rows)
-    utility = sum(calls for query, calls, _ in rows if query.lower().startswith(UTILITY))
-    rebuilds = sum(calls for query, calls, _ in rows if all(mark in query.lower() for mark in LIVE_LIST_MARKS))
-    return {"statements": total, "utility": utility, "sql": total - utility, "live_viewers": rebuilds}
+    """Totals of a delta: all statements, those that are not BEGIN/COMMIT, snapshot rebuilds, and
+    the chat reads: window refills, polls sent to PostgreSQL, the statements reading the feeds."""
+    def calls_where(test):
+        return sum(calls for query, calls, _ in rows if test(query.lower()))
+
+    total = calls_where(lambda query: True)
+    utility = calls_where(lambda query: query.startswith(UTILITY))
+    refills = calls_where(lambda query: query == WINDOW_REFILL)
+    polls = calls_where(lambda query: any(mark in query for mark in POLL_MARKS))
+    return {
+        "statements": total,
+        "utility": utility,
+        "sql": total - utility,
+        "live_viewers": calls_where(lambda query: all(mark in query for mark in LIVE_LIST_MARKS)),
+        "window_refills": refills,
+        "direct_chat_polls": polls - 2 * refills,
+        "feed_reads": calls_where(lambda query: any(mark in query for mark in FEED_READ_MARKS)),
+    }
