@@ -106,6 +106,9 @@ def main(argv=None):
     storm.add_argument("--viewers", default="1000,2000", help="comma-separated N, one storm each")
     storm.add_argument("--arrivals", type=float, default=60.0, help="the window the N arrive in, uniformly, s")
     storm.add_argument("--duration", type=float, default=15.0, help="polling seconds after the last arrival")
+    storm.add_argument(
+        "--targets", default="service,floor", help="whom each storm is sent to, in order (service, floor or both)"
+    )
     cost = commands.add_parser("presence", help="what one presence write costs PostgreSQL, per entry request")
     _common(cost)
     cost.add_argument("--writes", type=int, default=300, help="requests of each kind, one viewer each")
@@ -383,7 +386,7 @@ def run_storm(session, args):
             seed=args.seed,
             join_storm=True,
         )
-        for target in ("service", "floor"):
+        for target in args.targets.split(","):
             log(f"join storm: {viewers} viewers against the {target}")
             result = session.drive(seeded, params, target)
             whole = _whole_run(result["measured"], params.duration)

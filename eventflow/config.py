@@ -26,10 +26,10 @@ class Settings:
     statement_timeout_ms: int = 5000
     # How long a request may wait to start, for a thread (measured from the front's
     # X-Request-Start) and for a connection of a saturated pool, before it is answered 503 +
-    # Retry-After: the bound while that queue has drained (a wait within the target) in the last
-    # bound's time, the target once it has not (overload.StartBound; README: "Overload").
+    # Retry-After: the target once that queue has stood above it for 100 ms, the bound in any
+    # case (overload.StartBound; README: "Overload").
     request_start_target_ms: int = 20
-    request_start_bound_ms: int = 100
+    request_start_bound_ms: int = 250
     webinar_cache_seconds: int = 60
     presence_timeout_seconds: int = 150
     snapshot_max_age_seconds: float = 1.0

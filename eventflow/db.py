@@ -8,8 +8,8 @@ no connection at all.
 
 Under overload a request does not queue for a connection: when every connection of the
 process's pool is in use, it waits for one at most what its `overload.StartBound` allows (the
-request start bound while connections came quickly of late, the target once they have not) and
-is then refused (`Overloaded`, answered 503 with Retry-After), so the threads of a worker never
+request start bound, or the target once requests have waited longer than it for a whole
+interval) and is then refused (`Overloaded`, answered 503 with Retry-After), so the threads of a worker never
 all sit waiting for the database while requests that need none queue behind them (README:
 "Overload"). Only while the pool is still making connections does a request wait up to the
 pool's timeout.
@@ -112,10 +112,11 @@ class ConnectionSlots:
 
     def take(self):
         asked = time.monotonic()
-        if not self._free.acquire(timeout=self.bound.allowed_wait(asked)):
-            raise Overloaded()
+        taken = self._free.acquire(timeout=self.bound.allowed_wait(asked))
         now = time.monotonic()
         self.bound.record(now - asked, now)
+        if not taken:
+            raise Overloaded()
         with self._lock:
             self.in_use += 1
 

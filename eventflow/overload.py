@@ -24,37 +24,44 @@ _BODY = orjson.dumps({"code": 503, "status": "Service Unavailable", "message": "
 
 
 class StartBound:
-    """How long a request may wait in one queue before it is refused: CoDel's rule, as servers
-    apply it to their request queues (Facebook, "Fail at Scale", 2015).
+    """How long a request may wait in one queue before it is refused: CoDel's rule (Nichols and
+    Jacobson, 2012), as servers apply it to their request queues (Facebook, "Fail at Scale").
 
-    While the queue has drained lately (some request started within `target` during the last
-    `bound`), a request may wait up to `bound`: a moment in which a process stalls (the scheduler
-    of a busy machine, a disk flush under a commit) delays the requests behind it but refuses
-    none. Once no request has started within `target` for a whole `bound`, the queue is standing,
-    i.e. more arrives than is served, and a request that waited more than `target` is refused, so
-    the rest start in time. Times are monotonic seconds; races between threads only blur the
-    moment of the last short wait, which is all this keeps."""
+    Each request reports how long it waited. One that waited within `target` shows the queue
+    drains. One that waited longer starts the clock; if every request keeps waiting longer than
+    `target` for a whole INTERVAL of serving, the queue is standing (more arrives than is served)
+    and from then on a request that waited more than `target` is refused, until one starts within
+    it again. A moment in which the process stalls (the machine's scheduler, a disk flush under a
+    commit) only delays the requests queued behind it: they drain within the interval, and none
+    is refused. No request ever waits more than `bound`. Times are monotonic seconds; races between
+    threads only blur the moment the clock started, which is all this keeps."""
+
+    INTERVAL = 0.1
 
     def __init__(self, target_seconds, bound_seconds):
         self.target = target_seconds
         self.bound = bound_seconds
-        self.last_short_wait = time.monotonic()
+        self.above_since = None
+
+    def standing(self, now):
+        return self.above_since is not None and now - self.above_since >= self.INTERVAL
 
     def allowed_wait(self, now):
-        """The longest a request arriving at the head of the queue at `now` may have waited."""
-        return self.bound if now - self.last_short_wait <= self.bound else self.target
+        """The longest a request reaching the head of the queue at `now` may have waited."""
+        return self.target if self.standing(now) else self.bound
 
     def record(self, waited, now):
-        """A request started at `now` after waiting `waited`."""
+        """A request left the queue at `now`, started or refused, after waiting `waited`."""
         if waited <= self.target:
-            self.last_short_wait = now
+            self.above_since = None
+        elif self.above_since is None:
+            self.above_since = now
 
     def admits(self, waited, now):
-        """Whether a request that waited `waited` may start at `now` (and it is recorded if so)."""
-        if waited > self.allowed_wait(now):
-            return False
+        """Whether a request that waited `waited` may start at `now`; either way it is recorded."""
+        allowed = self.allowed_wait(now)
         self.record(waited, now)
-        return True
+        return waited <= allowed
 
     @classmethod
     def of(cls, settings):

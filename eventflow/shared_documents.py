@@ -93,10 +93,13 @@ class SharedDocuments:
     a snapshot carries `document`, `version`, `built_at` (epoch seconds) and a writable
     `checked_at` (monotonic: when this process last confirmed it current)."""
 
-    def __init__(self, name, prefix, max_age_seconds, parse):
+    def __init__(self, name, prefix, max_age_seconds, parse, stale_answer_seconds=0.0):
         self.name = name  # its label in the metrics
         self.prefix = prefix
         self.max_age = max_age_seconds
+        # How much older than max_age a document may still be answered while `get`'s caller
+        # rebuilds it afterwards (its `refresh_later`); older ones are rebuilt before answering.
+        self.stale_answer = stale_answer_seconds
         self._parse = parse
         self._copies = {}
         self._local_locks: dict[str, threading.Lock] = {}
@@ -110,9 +113,11 @@ class SharedDocuments:
             return copy
         return None
 
-    def get(self, key, load_document):
+    def get(self, key, load_document, refresh_later=None):
         """The current snapshot under `key`; `load_document()` reads its document from
-        PostgreSQL: (the document, its version)."""
+        PostgreSQL: (the document, its version). With `refresh_later`, a stored snapshot stale by
+        less than `stale_answer_seconds` is returned as it is, and `refresh_later(refresh)` is
+        handed its rebuild to run once the answer has left: `refresh(load_document)`."""
         copy = self.confirmed_copy(key)
         if copy is not None:
             metrics.CACHE_HITS.labels(self.name).inc()
@@ -124,24 +129,33 @@ class SharedDocuments:
             built.append(True)
             return load_document()
 
-        snapshot = self._current(key, copy, load_document_counted)
+        snapshot = self._current(key, copy, load_document_counted, refresh_later)
         (metrics.CACHE_MISSES if built else metrics.CACHE_HITS).labels(self.name).inc()
         return snapshot
 
-    def _current(self, key, copy, load_document):
+    def _current(self, key, copy, load_document, refresh_later=None):
         try:
             snapshot = self._from_redis(key, copy)
-            if snapshot is None or self._stale(snapshot):
+            if snapshot is not None and refresh_later is not None and self._stale_but_answerable(snapshot):
+                stale = snapshot
+                refresh_later(lambda load: self._keep(key, self._refresh_shared(key, stale, load)))
+            elif snapshot is None or self._stale(snapshot):
                 snapshot = self._refresh_shared(key, snapshot, load_document)
         except redis.RedisError as exc:
             log.warning("Redis unavailable for %s (%s); using this process's copy", self.name, exc)
             snapshot = self._refresh_local(key, copy, load_document)
+        return self._keep(key, snapshot)
+
+    def _keep(self, key, snapshot):
         snapshot.checked_at = time.monotonic()
         self._copies[key] = snapshot
         return snapshot
 
     def _stale(self, snapshot):
         return time.time() - snapshot.built_at >= self.max_age
+
+    def _stale_but_answerable(self, snapshot):
+        return self.max_age <= time.time() - snapshot.built_at < self.max_age + self.stale_answer
 
     def _from_redis(self, key, copy):
         meta = read_meta(self.prefix, key)

@@ -114,16 +114,19 @@ def test_the_front_stamps_every_request():
     assert 'proxy_set_header X-Request-Start "t=$msec";' in front.render("127.0.0.1:1", "127.0.0.1:2")
 
 
-def test_the_start_bound_lets_a_moment_pass_and_refuses_a_standing_queue():
-    bound = StartBound(target_seconds=0.02, bound_seconds=0.1)
-    now = bound.last_short_wait
-    assert bound.admits(0.005, now)
-    assert bound.admits(0.09, now + 0.05), "the queue drained 50 ms ago: a stall is waited out"
-    assert not bound.admits(0.11, now + 0.06), "never past the bound"
-    assert not bound.admits(0.03, now + 0.2), "no short wait for a whole bound: the queue stands"
+def test_the_start_bound_lets_a_stall_drain_and_refuses_a_standing_queue():
+    bound = StartBound(target_seconds=0.02, bound_seconds=0.25)
+    now = 100.0
+    assert bound.admits(0.2, now), "a stall's backlog starts: the queue has not stood for an interval"
+    assert bound.admits(0.15, now + 0.05)
+    assert bound.admits(0.005, now + 0.06), "and drains"
+    assert not bound.admits(0.3, now + 0.07), "never past the bound"
+    for served in (0.0, 0.05, 0.099):
+        assert bound.admits(0.03, now + 0.07 + served), "above the target, for less than an interval"
+    assert not bound.admits(0.03, now + 0.171), "above the target for a whole interval: the queue stands"
     assert bound.allowed_wait(now + 0.2) == 0.02
     assert bound.admits(0.015, now + 0.21), "a wait within the target still starts"
-    assert bound.allowed_wait(now + 0.22) == 0.1, "and shows the queue drained"
+    assert bound.allowed_wait(now + 0.22) == 0.25, "and shows the queue drains"
 
 
 def test_a_standing_queue_for_connections_is_refused_within_the_target(busy):
@@ -131,7 +134,7 @@ def test_a_standing_queue_for_connections_is_refused_within_the_target(busy):
     slots = app.extensions["eventflow.pool"].slots
     # A bound far longer than the test may take: only the target can explain a prompt refusal.
     slots.bound = StartBound(target_seconds=0.02, bound_seconds=POOL_TIMEOUT)
-    slots.bound.last_short_wait -= 2 * POOL_TIMEOUT  # no connection came quickly for that long
+    slots.bound.above_since = time.monotonic() - 1  # requests have waited past the target for a second
     started = time.monotonic()
     answer = client.post(f"/api/webinars/{tenant.webinar_id}/presence/ping", headers=viewer)
     assert answer.status_code == 503

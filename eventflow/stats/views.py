@@ -56,7 +56,7 @@ class Stats(MethodView):
         EVENTFLOW_STATS_CACHE_SECONDS (default 5), with an ETag."""
         enter_webinar(webinar_id, ADMINS)
         wanted = _requested_sections(args["sections"])
-        answer = cache.dashboard(webinar_id, wanted, lambda: _read_stats(webinar_id, wanted))
+        answer = cache.dashboard(webinar_id, wanted, lambda conn: _read_stats(conn, webinar_id, wanted))
         headers = {"ETag": f'W/"{answer.version}"', "Cache-Control": CACHE_CONTROL}
         if request.if_none_match.contains_weak(answer.version):
             return Response(status=304, headers=headers)
@@ -86,9 +86,8 @@ class Attendance(MethodView):
         return Response(export.as_json(rows, webinar_id, settings.attended_share), mimetype="application/json")
 
 
-def _read_stats(webinar_id, wanted):
+def _read_stats(conn, webinar_id, wanted):
     settings = config.current()
-    conn = db.connection()
     stats = {"webinar_id": webinar_id}
     for name in wanted:
         stats[name] = sections.READERS[name](conn, webinar_id, settings)

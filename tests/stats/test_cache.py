@@ -65,12 +65,30 @@ def test_the_answer_is_rebuilt_once_per_interval_across_processes(make_app, make
     assert _rebuilds() == rebuilds
 
     time.sleep(INTERVAL + 0.1)
-    answers = [process.get(_url(tenant, "?sections=chat"), headers=admin) for process in (second, first, second)]
+    answered_stale = second.get(_url(tenant, "?sections=chat"), headers=admin)
+    assert answered_stale.headers["ETag"] == before.headers["ETag"], "answered at once with what was stored"
+    assert _rebuilds() == rebuilds, "nothing rebuilt before that answer left"
+    answered_stale.close()  # what gunicorn does once the answer is sent
+    assert _rebuilds() == rebuilds + 1
+    answers = [process.get(_url(tenant, "?sections=chat"), headers=admin) for process in (first, second)]
     assert _rebuilds() == rebuilds + 1
     assert {answer.headers["ETag"] for answer in answers} == {answers[0].headers["ETag"]} != {before.headers["ETag"]}
     assert answers[0].json["chat"]["messages"] == before.json["chat"]["messages"] + 1
     stale = second.get(_url(tenant, "?sections=chat"), headers={**admin, "If-None-Match": before.headers["ETag"]})
     assert stale.status_code == 200
+
+
+def test_an_answer_older_than_the_stale_intervals_is_rebuilt_before_it_is_sent(make_app, make_tenant):
+    client = make_app(stats_cache_seconds=0.5).test_client()
+    tenant = make_tenant()
+    admin = tenant.client_admin()
+    before = client.get(_url(tenant, "?sections=chat"), headers=admin)
+    _post(client, tenant, admin, "news")
+    time.sleep(0.5 * cache.STALE_INTERVALS + 0.1)
+    rebuilds = _rebuilds()
+    answer = client.get(_url(tenant, "?sections=chat"), headers=admin)
+    assert _rebuilds() == rebuilds + 1
+    assert answer.json["chat"]["messages"] == before.json["chat"]["messages"] + 1
 
 
 def test_other_tenants_admins_get_404_never_the_cached_answer(make_app, make_tenant, make_token, owner):
