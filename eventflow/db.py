@@ -9,10 +9,10 @@ no connection at all.
 Under overload a request does not queue for a connection: when every connection of the
 process's pool is in use, it waits for one at most what its `overload.StartBound` allows (the
 request start bound, or the target once requests have waited longer than it for a whole
-interval) and is then refused (`Overloaded`, answered 503 with Retry-After), so the threads of a worker never
-all sit waiting for the database while requests that need none queue behind them (README:
-"Overload"). Only while the pool is still making connections does a request wait up to the
-pool's timeout.
+interval) and is then refused (`Overloaded`, answered 503 with Retry-After), so the threads of a
+worker never all sit waiting for the database while requests that need none queue behind them
+(README: "Overload"). Only while the pool is still making connections does a request wait up to
+the pool's timeout.
 
 What must only happen once the write is durable (telling Redis about it) is handed to
 `after_commit()`: it runs after a successful commit, and never when the transaction rolls back
