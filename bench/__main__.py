@@ -293,18 +293,23 @@ def _transactions_line(result, whole):
     return line
 
 
+def _answered(whole, kinds):
+    """Requests of these kinds that were answered, not refused (a refused post changed nothing, a
+    refused poll read nothing)."""
+    return sum(whole[kind]["requests"] - sum(whole[kind]["errors"].values()) for kind in kinds if kind in whole)
+
+
 def _chat_reads_line(summary, whole):
     """What the chat polls cost PostgreSQL, counted from pg_stat_statements (fallback mode)."""
-    polls = sum(whole[kind]["requests"] for kind in POLLS if kind in whole)
-    changes = sum(whole[kind]["requests"] for kind in CHANGES if kind in whole)
+    polls, changes = _answered(whole, POLLS), _answered(whole, CHANGES)
     if not polls or not changes:
         return None
     refills, direct = summary["window_refills"], summary["direct_chat_polls"]
     reads = refills + direct
     return (
         f"- Chat reads (pg_stat_statements): {refills} window refills + {direct} polls sent to PostgreSQL = "
-        f"**{reads / changes:.2f} read transactions per posted change** ({changes} changes); "
-        f"{summary['feed_reads']} statements reading a feed for {polls} chat polls = "
+        f"**{reads / changes:.2f} read transactions per posted change** ({changes} changes made); "
+        f"{summary['feed_reads']} statements reading a feed for {polls} chat polls answered = "
         f"**{summary['feed_reads'] / polls:.4f} per poll**"
     )
 
