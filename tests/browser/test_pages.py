@@ -175,9 +175,12 @@ def test_the_console_charts_the_rollup_shows_the_funnel_of_stats_and_downloads_t
         for b in stats["access"]["series"]
     ]
     assert points[: len(buckets)] == buckets
-    # ... and then "now", from stats/access, once the live list has come.
+    # ... and then "now", from stats/access, once the live list has come. A function, not an
+    # expression: Playwright evaluates an expression again at each poll, an eval the page's CSP
+    # refuses once the first evaluation (inside DevTools' own call) has come out false.
     console.wait_for_function(
-        f"JSON.parse(document.getElementById('chart').dataset.points).length === {len(buckets) + 1}"
+        "points => JSON.parse(document.getElementById('chart').dataset.points).length === points",
+        arg=len(buckets) + 1,
     )
 
     funnel = {
