@@ -10,6 +10,7 @@ from eventflow import (
     db,
     embedded,
     errors,
+    fastlane,
     http,
     jsonlog,
     limits,
@@ -18,7 +19,9 @@ from eventflow import (
     redis_client,
     tenancy,
 )
-from eventflow.access import fastlane, snapshot
+from eventflow.access import lane as access_lane
+from eventflow.access import snapshot
+from eventflow.chat import lane as chat_lane
 from eventflow.config import Settings
 from eventflow.pages import views as pages
 
@@ -70,7 +73,7 @@ def create_app(settings=None, allow_embedded=True):
     errors.init_app(app)
     _register_blueprints(api)
     app.register_blueprint(pages.blp)  # the HTML pages: no part of the API's OpenAPI document
-    app.wsgi_app = fastlane.FastLane(app, app.wsgi_app)
+    app.wsgi_app = fastlane.FastLane(app, app.wsgi_app, [access_lane.StatsAccess(app), *chat_lane.routes(app)])
     overload.init_app(app, settings)
 
     from eventflow import cli

@@ -57,7 +57,7 @@ def init_app(app, settings):
 
 def secure(headers):
     """The security headers, and the default Cache-Control, where the answer has none of its own
-    (a response's Headers or a plain dict: the stats/access fast lane's)."""
+    (a response's Headers or a plain dict: the fast lane's)."""
     for name, value in SECURITY_HEADERS.items():
         headers.setdefault(name, value)
     headers.setdefault("Cache-Control", DEFAULT_CACHE_CONTROL)

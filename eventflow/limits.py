@@ -127,7 +127,7 @@ def _registered(view, endpoint, method):
 
 def admit(view, endpoint, method, user_id, webinar_id):
     """Count a request to `view` (the view function flask-limiter decorated) answered without
-    Flask (the stats/access fast lane) in the very counters flask-limiter keeps for it: the
+    Flask (the fast lane, eventflow/fastlane.py) in the very counters flask-limiter keeps for it: the
     limits registered on `view`, in flask-limiter's order, each under flask-limiter's storage key
     (prefix, key function's key, scope). Only when none is exhausted: a request over a limit is
     left uncounted here, for flask-limiter to count and refuse (its 429), so that it is counted

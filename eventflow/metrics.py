@@ -9,7 +9,7 @@ Recorded where they happen: SNAPSHOT_REBUILDS and CACHE_HITS / CACHE_MISSES labe
 "chat_window" by chat/window.py; CACHE_HITS / CACHE_MISSES{cache="webinar"} by tenancy.lookup_webinar,
 the STREAM_ figures by stream/hub.py,
 BREAKER_STATE{breaker="database-polls"} by breaker.py on each state change, FAST_LANE and the
-request counts of the polls it answers by access/fastlane.py. Another area imports
+request counts of the polls it answers by fastlane.py. Another area imports
 this module and increments the same way.
 RQ queue depth, failed and running jobs and live workers are read from Redis at scrape time.
 """
@@ -51,7 +51,9 @@ SNAPSHOT_REBUILDS = Counter(
 CACHE_HITS = Counter("eventflow_cache_hits_total", "Reads answered from a cache", ["cache"])
 CACHE_MISSES = Counter("eventflow_cache_misses_total", "Reads a cache could not answer", ["cache"])
 FAST_LANE = Counter(
-    "eventflow_fast_lane_requests_total", "stats/access polls answered from process memory, before Flask"
+    "eventflow_fast_lane_requests_total",
+    "Polls answered from process memory before Flask (stats/access, chat, Q&A), by endpoint",
+    ["endpoint"],
 )
 SHED = Counter(
     "eventflow_shed_requests_total",

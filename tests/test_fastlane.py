@@ -7,8 +7,8 @@ import pytest
 import redis
 from prometheus_client import REGISTRY
 
-from eventflow import shared_documents
-from eventflow.access import fastlane
+from eventflow import fastlane, shared_documents
+from eventflow.access import lane
 from tests.conftest import checkouts
 
 
@@ -16,8 +16,11 @@ def url(tenant, query=""):
     return f"/api/webinars/{tenant.webinar_id}/stats/access{query}"
 
 
+RULE = "/api/webinars/<uuid:webinar_id>/stats/access"
+
+
 def answered_in_fast_lane():
-    return REGISTRY.get_sample_value("eventflow_fast_lane_requests_total") or 0
+    return REGISTRY.get_sample_value("eventflow_fast_lane_requests_total", {"endpoint": RULE}) or 0
 
 
 def enter(client, tenant, name="Viewer"):
@@ -167,9 +170,10 @@ def test_a_stale_snapshot_goes_to_the_view_which_refreshes_it(client, make_tenan
 
 
 def test_the_fast_lane_serves_only_its_own_route(app):
-    assert fastlane.FastLane(app, app.wsgi_app).rule == "/api/webinars/<uuid:webinar_id>/stats/access"
-    assert fastlane._PATH.fullmatch(f"/api/webinars/{'0' * 8}-0000-4000-8000-{'0' * 12}/stats/access")
-    assert not fastlane._PATH.fullmatch(f"/api/webinars/{'0' * 8}-0000-4000-8000-{'0' * 12}/stats/access/x")
+    (bound,) = fastlane.FastLane(app, app.wsgi_app, [lane.StatsAccess(app)]).routes
+    assert bound.rule == RULE
+    assert lane.StatsAccess.path.fullmatch(f"/api/webinars/{'0' * 8}-0000-4000-8000-{'0' * 12}/stats/access")
+    assert not lane.StatsAccess.path.fullmatch(f"/api/webinars/{'0' * 8}-0000-4000-8000-{'0' * 12}/stats/access/x")
 
 
 def test_a_failing_fast_lane_leaves_the_answer_to_the_view(client, make_tenant, monkeypatch):
@@ -180,7 +184,7 @@ def test_a_failing_fast_lane_leaves_the_answer_to_the_view(client, make_tenant, 
     def broken(header):
         raise RuntimeError("a bug in the fast lane")
 
-    monkeypatch.setattr(fastlane, "parse_etags", broken)
+    monkeypatch.setattr(lane, "parse_etags", broken)
     before = answered_in_fast_lane()
     response = client.get(url(tenant), headers=headers)
     assert response.status_code == 200 and response.json["live_count"] == 1

@@ -81,3 +81,13 @@ def poll_interval(feed, redis_ok=True):
     base = settings.messages_poll_interval_seconds if feed == MESSAGES else settings.questions_poll_interval_seconds
     slow = not redis_ok or _pool_is_busy()
     return base * settings.poll_slowdown_factor if slow else base
+
+
+def poll_headers(feed, redis_ok):
+    """The headers of every poll's answer."""
+    return {"Poll-Interval": str(poll_interval(feed, redis_ok)), "Cache-Control": "no-store"}
+
+
+def empty_page(feed, after):
+    """The answer to a poll whose cursor is the feed's marker: nothing new."""
+    return {feed: [], "removed": [], "next": str(after)}

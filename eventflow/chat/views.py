@@ -68,12 +68,11 @@ def _poll(feed_name, webinar_id, args, query, status=None):
     principal, webinar = enter_webinar(webinar_id, EVERYONE)
     marker, redis_ok = feed.read_marker(webinar_id, feed_name)
     if marker == after:
-        page = {feed_name: [], "removed": [], "next": str(after)}
-        return page, 200, _poll_headers(feed_name, redis_ok)
+        return feed.empty_page(feed_name, after), 200, feed.poll_headers(feed_name, redis_ok)
     if redis_ok:
         page = window.windows().page_for(principal, webinar, feed_name, marker, after, args["limit"], status)
         if page is not None:
-            return page, 200, _poll_headers(feed_name, redis_ok)
+            return page, 200, feed.poll_headers(feed_name, redis_ok)
     params = _params(principal, webinar_id, feed=feed_name, after=after, limit=args["limit"], status=status)
     try:
         with current_app.extensions[breaker.EXTENSION_KEY].guard() as probe:
@@ -91,11 +90,7 @@ def _poll(feed_name, webinar_id, args, query, status=None):
         "removed": [row["id"] for row in changes if row["removed"]],
         "next": str(next_cursor),
     }
-    return page, 200, _poll_headers(feed_name, redis_ok)
-
-
-def _poll_headers(feed_name, redis_ok):
-    return {"Poll-Interval": str(feed.poll_interval(feed_name, redis_ok)), "Cache-Control": "no-store"}
+    return page, 200, feed.poll_headers(feed_name, redis_ok)
 
 
 def _written(webinar_id, feed_name, row, status=200):

@@ -57,6 +57,8 @@ METRIC_NAME = "chat_window"
 EXTENSION_KEY = "eventflow.chat_windows"
 PARTICIPANTS_VIEW, ADMINS_VIEW = "participants", "admins"
 POLLS = {feed.MESSAGES: queries.POLL_MESSAGES, feed.QUESTIONS: queries.POLL_QUESTIONS}
+# Bodies of pages made from one copy of a window and kept for the next caller who asks the same.
+BODIES_KEPT = 64
 PERSONAL_CHANGES = {feed.MESSAGES: queries.PERSONAL_MESSAGE_CHANGES, feed.QUESTIONS: queries.PERSONAL_QUESTION_CHANGES}
 # Columns that go through JSON as text and must come back as the datetimes the poll query gives.
 TIMESTAMPS = {feed.MESSAGES: ("created_at",), feed.QUESTIONS: ("created_at", "updated_at", "answered_at")}
@@ -73,6 +75,7 @@ class Window:
     rows: dict = field(repr=False)  # audience -> rows in seq order, as the poll query gave them
     personal: dict = field(repr=False)  # user id -> seq of their last own change after base
     seqs: dict = field(init=False, repr=False)
+    _bodies: dict = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self):
         self.seqs = {audience: [row["seq"] for row in rows] for audience, rows in self.rows.items()}
@@ -87,13 +90,22 @@ class Window:
                         row[column] = datetime.fromisoformat(row[column])
         return cls(_version(raw["base"], raw["head"]), document, raw["base"], raw["head"], raw["rows"], raw["personal"])
 
-    def covers(self, after):
-        return self.base <= after <= self.head
+    def answers(self, user_id, after):
+        """Whether the window holds the caller's page for the cursor: the cursor is inside it and
+        no row of the caller's own changed after the cursor (then only PostgreSQL knows how the
+        caller sees it)."""
+        return self.base <= after <= self.head and self.personal.get(str(user_id), 0) <= after
 
-    def changed_for(self, user_id, after):
-        """Whether a row of the caller's own changed after the cursor: then only PostgreSQL knows
-        how the caller sees it."""
-        return self.personal.get(str(user_id), 0) > after
+    def body(self, key, render):
+        """`render()`, made once per key in this process's copy: a page is the same for every
+        caller of one audience with one cursor. At most BODIES_KEPT are kept (a client may ask
+        for any limit), then they are made again."""
+        body = self._bodies.get(key)
+        if body is None:
+            if len(self._bodies) >= BODIES_KEPT:
+                self._bodies.clear()
+            body = self._bodies[key] = render()
+        return body
 
     def page(self, feed_name, audience, after, limit, status=None):
         """The poll's answer for a cursor the window covers, as the poll query and the view make
@@ -110,6 +122,10 @@ class Window:
             "removed": [row["id"] for row, removed in zip(changes, gone, strict=True) if removed],
             "next": str(changes[-1]["seq"] if len(changes) == limit else self.head),
         }
+
+
+def audience_of(principal):
+    return ADMINS_VIEW if principal.role in ADMINS else PARTICIPANTS_VIEW
 
 
 def _version(base, head):
@@ -133,12 +149,17 @@ class Windows:
         if self.size <= 0:
             return None
         window = self.current(webinar, feed_name, marker)
-        if window is None or not window.covers(after) or window.changed_for(principal.user_id, after):
+        if window is None or not window.answers(principal.user_id, after):
             metrics.CACHE_MISSES.labels(METRIC_NAME).inc()
             return None
         metrics.CACHE_HITS.labels(METRIC_NAME).inc()
-        audience = ADMINS_VIEW if principal.role in ADMINS else PARTICIPANTS_VIEW
-        return window.page(feed_name, audience, after, limit, status)
+        return window.page(feed_name, audience_of(principal), after, limit, status)
+
+    def held(self, webinar_id, feed_name, marker):
+        """This process's copy of the feed's window if it is current (its head has reached the
+        marker): no Redis, no PostgreSQL. The fast lane's (chat/lane.py); None otherwise."""
+        copy = self._copies.get(f"{webinar_id}:{feed_name}")
+        return copy if _fresh(copy, marker) else None
 
     def current(self, webinar, feed_name, marker):
         """The feed's window, refreshed if it is behind `marker` (the polls, and the stream's one

@@ -87,7 +87,7 @@ class Subscriber:
         self.context = context  # the request's row-level security context (tenancy.enter_webinar)
         self.cursors = cursors
         self.session_id = None if session_id is None else str(session_id)
-        self.audience = window.ADMINS_VIEW if principal.role in ADMINS else window.PARTICIPANTS_VIEW
+        self.audience = window.audience_of(principal)
         self.queue = Queue()
         self.closed = False
         self.access_etag = None
@@ -208,8 +208,7 @@ class Channel:
         rendered, counts = {}, Counter()
         for subscriber in behind:
             after = subscriber.cursors[feed_name]
-            own_rows_changed = shared is not None and shared.changed_for(subscriber.principal.user_id, after)
-            if shared is not None and shared.covers(after) and not own_rows_changed:
+            if shared is not None and shared.answers(subscriber.principal.user_id, after):
                 key = (subscriber.audience, *subscriber.cursors.values())
                 if key not in rendered:
                     page = self._from_window(shared, feed_name, subscriber.audience, after)
