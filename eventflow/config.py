@@ -48,6 +48,9 @@ class Settings:
     questions_poll_interval_seconds: int = 5
     poll_slowdown_factor: int = 3
     feed_marker_ttl_seconds: int = 15
+    # The fast lane takes a feed's marker as its process read or raised it this long ago before
+    # asking Redis again (chat/feed.py); 0 asks at every poll.
+    feed_marker_recent_seconds: float = 0.2
     # The shared change window of each feed (README: "Chat and Q&A"): how many of its latest
     # changes it holds; 0 turns it off (every poll that is behind reads PostgreSQL).
     feed_window_changes: int = 300

@@ -12,9 +12,17 @@ raise), the marker would claim "nothing new" for a change that exists: so it exp
 `feed_marker_ttl_seconds` after it was last raised, and the next poll reads PostgreSQL and sets
 it again. That bounds the delay a lost raise can cause. With Redis down, every poll reads
 PostgreSQL (behind the breaker) and clients are told to poll more slowly.
+
+Each process also remembers the markers it read or raised, with when (RecentMarkers). The fast
+lane (lane.py) takes a marker seen within `feed_marker_recent_seconds` (0.2 s) instead of asking
+Redis again: its poll is answered as if it had come that much earlier, which a client polling
+every 2 or 5 s cannot tell; a change made through this process is seen by its next poll at once,
+one made through another process within that time. That Redis round trip was about a third of
+the CPU of a poll the lane answers (bench/PROFILE.md).
 """
 
 import logging
+import time
 
 import redis
 from flask import current_app
@@ -41,18 +49,53 @@ return current
 """
 
 
+EXTENSION_KEY = "eventflow.recent_markers"
+
+
+class RecentMarkers:
+    """The markers this process read from Redis or raised there, each with when (monotonic)."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self._seen = {}
+
+    def note(self, key, marker):
+        self._seen[key] = (time.monotonic(), marker)
+
+    def get(self, key):
+        """(True, marker) if seen within `seconds`, else (False, None)."""
+        seen = self._seen.get(key)
+        if seen is None or time.monotonic() - seen[0] >= self.seconds:
+            return False, None
+        return True, seen[1]
+
+
+def init_app(app):
+    seconds = app.extensions["eventflow.settings"].feed_marker_recent_seconds
+    app.extensions.setdefault(EXTENSION_KEY, RecentMarkers(seconds))
+
+
 def marker_key(webinar_id, feed):
     return f"ef:feed:{webinar_id}:{feed}"
 
 
 def read_marker(webinar_id, feed):
     """The feed's committed head as Redis knows it: (seq or None, whether Redis answered)."""
+    key = marker_key(webinar_id, feed)
     try:
-        value = get_redis().get(marker_key(webinar_id, feed))
+        value = get_redis().get(key)
     except redis.RedisError:
         log.warning("Redis unavailable; %s poll of webinar %s goes to PostgreSQL", feed, webinar_id)
         return None, False
-    return (None if value is None else int(value)), True
+    marker = None if value is None else int(value)
+    current_app.extensions[EXTENSION_KEY].note(key, marker)
+    return marker, True
+
+
+def recent_marker(webinar_id, feed):
+    """read_marker's answer, or the marker this process read or raised within `feed_marker_recent_seconds`."""
+    seen, marker = current_app.extensions[EXTENSION_KEY].get(marker_key(webinar_id, feed))
+    return (marker, True) if seen else read_marker(webinar_id, feed)
 
 
 def raise_marker(webinar_id, feed, seq):
@@ -61,7 +104,9 @@ def raise_marker(webinar_id, feed, seq):
         script = get_redis().register_script(RAISE_MARKER)
         notice = f"{webinar_id} {feed} {seq} {notices.now()}"
         ttl = config.current().feed_marker_ttl_seconds
-        script(keys=[marker_key(webinar_id, feed)], args=[seq, ttl, notices.CHANNEL, notice])
+        key = marker_key(webinar_id, feed)
+        raised = script(keys=[key], args=[seq, ttl, notices.CHANNEL, notice])
+        current_app.extensions[EXTENSION_KEY].note(key, int(raised))
     except redis.RedisError:
         log.warning("Redis unavailable; %s marker of webinar %s not raised to %s", feed, webinar_id, seq)
 

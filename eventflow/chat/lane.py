@@ -2,8 +2,9 @@
 
 While the realtime channel is down these are most of the crowd's requests, and nearly all of
 them are answered without PostgreSQL (views.py): their cursor is the feed's marker (nothing new),
-or the feed's change window holds their page (window.py). Such a poll is answered here when it
-takes one Redis read (the marker) and this process's copy of the window is current: the query is
+or the feed's change window holds their page (window.py). Such a poll is answered here when
+this process knows the marker (read or raised within `feed_marker_recent_seconds`, else one
+Redis read) and its copy of the window is current: the query is
 plain (`after`, `limit`, `status`, each at most once, as the schema takes them), and the cursor
 is the marker, or the copy has reached the marker and answers the caller (the cursor inside it,
 none of the caller's own rows changed after it). Anything else (a copy behind the marker, which
@@ -58,7 +59,7 @@ class FeedPoll:
     def prepare(self, principal, webinar, args, environ):
         after = int(args["after"])
         with self.app.app_context():  # the feed's functions find Redis, the settings and the pool there
-            marker, redis_ok = feed.read_marker(webinar.id, self.feed)
+            marker, redis_ok = feed.recent_marker(webinar.id, self.feed)
             if not redis_ok:
                 return None
             if marker == after:

@@ -40,6 +40,7 @@ ROW_ID = "int(max=9223372036854775807)"  # a bigint; larger is 404, not a databa
 @blp.record_once
 def _bind_extensions(state):
     breaker.init_app(state.app)
+    feed.init_app(state.app)
     window.init_app(state.app)
 
 

@@ -13,7 +13,7 @@ import redis
 from werkzeug.test import Client
 
 from eventflow import fastlane, tenancy
-from eventflow.chat import lane
+from eventflow.chat import feed, lane
 from tests.conftest import checkouts
 from tests.lanes import answered_key, comparable, send
 
@@ -117,7 +117,7 @@ def test_a_caller_over_the_limit_is_refused_and_counted_as_by_flask(client, make
     assert fast_metrics == flask_metrics and answered_key(rule("questions")) not in fast_metrics
 
 
-def test_a_busy_chat_is_polled_in_the_lane_with_one_redis_read_and_no_connection(app, make_tenant, monkeypatch):
+def test_a_busy_chat_is_polled_in_the_lane_with_no_connection_and_at_most_a_redis_read(app, make_tenant, monkeypatch):
     client = app.test_client()
     tenant = make_tenant()
     history(client, tenant)
@@ -141,8 +141,28 @@ def test_a_busy_chat_is_polled_in_the_lane_with_one_redis_read_and_no_connection
     assert all(page["messages"][0]["body"] == "news" for page in pages)
     assert before == 1, "the poll inside the window was not answered in the fast lane"
     assert checkouts(app) == connections
-    # One marker read per poll; the limit counters are shared every 0.1 s in batches.
+    # At most one marker read per poll (none while this process's last is recent); the limit
+    # counters are shared every 0.1 s in batches.
     assert len(sent) < 1 + len(viewers) + 10, f"{len(sent)} Redis commands for {len(viewers) - 1} polls"
+
+
+def test_a_change_reaches_lane_polls_at_once_where_it_was_made_and_within_the_recent_marker_elsewhere(
+    make_app, make_tenant
+):
+    # "Within" is the whole test, until the second's recent markers are made to have aged.
+    first, second = make_app().test_client(), make_app(feed_marker_recent_seconds=60.0).test_client()
+    tenant = make_tenant()
+    _, viewer = tenant.participant(name="Viewer")
+    path = f"/api/webinars/{tenant.webinar_id}/messages"
+    assert first.post(path, json={"body": "hello"}, headers=viewer).status_code == 201
+    cursor = first.get(f"{path}?after=0", headers=viewer).json["next"]
+    assert second.get(f"{path}?after=0", headers=viewer).json["next"] == cursor  # it knows the marker now
+    assert first.post(path, json={"body": "news"}, headers=viewer).status_code == 201
+
+    assert [m["body"] for m in first.get(f"{path}?after={cursor}", headers=viewer).json["messages"]] == ["news"]
+    assert second.get(f"{path}?after={cursor}", headers=viewer).json == {"messages": [], "removed": [], "next": cursor}
+    second.application.extensions[feed.EXTENSION_KEY].seconds = 0.0  # the time has passed
+    assert [m["body"] for m in second.get(f"{path}?after={cursor}", headers=viewer).json["messages"]] == ["news"]
 
 
 @pytest.mark.parametrize("endpoint", ["chat.Messages", "chat.Questions"])
