@@ -4,11 +4,11 @@ Every viewer polls stats/access every 5 s and, while the realtime channel is dow
 2 s and Q&A every 5 s: a 5,000-viewer webinar sends thousands of polls a second that nearly all
 get one of a few answers. Once this process has verified the caller's token, looked up the
 webinar and holds the answer current (a stats/access snapshot confirmed moments ago; a feed's
-change window as far as its Redis marker), the answer needs nothing but memory (and, for a
-feed, that one Redis read), and Flask's machinery around it (request context, routing, the
-limiter extension, argument parsing, hooks) would cost several times what the answer does. So
-such a poll is answered here, by a WSGI middleware in front of the app, one route per endpoint
-(access/lane.py, chat/lane.py).
+change window as far as the feed's marker), the answer needs nothing but memory (and, for a
+feed, at most a Redis read of that marker), and Flask's machinery around it (request context,
+routing, the limiter extension, argument parsing, hooks) would cost several times what the
+answer does. So such a poll is answered here, by a WSGI middleware in front of the app, one
+route per endpoint (access/lane.py, chat/lane.py).
 
 Anything else goes through to Flask untouched: other requests, a query the route does not take
 as it is, a missing or invalid token (the 401 is Flask's), a role the route leaves to Flask, a

@@ -4,10 +4,10 @@ While the realtime channel is down these are most of the crowd's requests, and n
 them are answered without PostgreSQL (views.py): their cursor is the feed's marker (nothing new),
 or the feed's change window holds their page (window.py). Such a poll is answered here when
 this process knows the marker (read or raised within `feed_marker_recent_seconds`, else one
-Redis read) and its copy of the window is current: the query is
-plain (`after`, `limit`, `status`, each at most once, as the schema takes them), and the cursor
-is the marker, or the copy has reached the marker and answers the caller (the cursor inside it,
-none of the caller's own rows changed after it). Anything else (a copy behind the marker, which
+Redis read) and its copy of the window is current: the query is plain (`after`, `limit`,
+`status`, each at most once, as the schema takes them), and the cursor is the marker, or the
+copy has reached the marker and answers the caller (the cursor inside it, none of the caller's
+own rows changed after it). Anything else (a copy behind the marker, which
 the Flask view refreshes from Redis or PostgreSQL; a cursor outside the window; a caller whose
 own rows changed; Redis down) goes to the Flask view.
 
