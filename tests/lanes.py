@@ -3,6 +3,7 @@ fast lane must give the same status, headers (the request id aside when the call
 kept), body, rate-limit counts and metric increments."""
 
 import jwt
+import redis
 from prometheus_client import REGISTRY
 
 from eventflow.limits import limiter
@@ -64,3 +65,35 @@ def comparable(response, request_id_given):
     else:
         assert request_id and request_id != request_id_given
     return response.status_code, headers, response.get_data()
+
+
+def refused_alike_over_the_limit(lanes, path, headers, limit, answered):
+    """Spend the caller's `limit` ("60 per minute": once through Flask, then through the fast
+    lane), and check that the next request is refused alike by both lanes: the same 429 with
+    Retry-After, counted once each, and not answered by the fast lane (its counter `answered`)."""
+    by_flask, by_fast_lane = lanes
+    allowed = int(limit.split()[0])
+    assert by_flask.get(path, headers=headers).status_code == 200
+    assert {by_fast_lane.get(path, headers=headers).status_code for _ in range(allowed - 1)} == {200}
+
+    flask_answer, flask_counts, flask_metrics = send(by_flask, path, headers)
+    fast_answer, fast_counts, fast_metrics = send(by_fast_lane, path, headers)
+
+    assert flask_answer.status_code == 429 and int(flask_answer.headers["Retry-After"]) > 0
+    assert comparable(fast_answer, "none") == comparable(flask_answer, "none")
+    assert fast_counts == flask_counts and list(flask_counts.values()) == [1]
+    assert fast_metrics == flask_metrics and answered not in fast_metrics
+
+
+def redis_commands(monkeypatch):
+    """A list that, from now on, gets every command this process sends to any Redis (counted at
+    the driver)."""
+    sent = []
+    send_command = redis.connection.Connection.send_packed_command
+
+    def counted(connection, command, *args, **kwargs):
+        sent.append(command)
+        return send_command(connection, command, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counted)
+    return sent

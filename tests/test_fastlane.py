@@ -4,12 +4,12 @@ exactly the answer, headers, rate limit and metrics of the Flask view it stands 
 import time
 
 import pytest
-import redis
 from prometheus_client import REGISTRY
 
 from eventflow import fastlane, shared_documents
 from eventflow.access import lane
 from tests.conftest import checkouts
+from tests.lanes import redis_commands
 
 
 def url(tenant, query=""):
@@ -59,14 +59,7 @@ def test_the_fast_lane_takes_no_connection_and_no_redis_call(app, client, make_t
     tenant = make_tenant()
     _, headers, _ = enter(client, tenant)
     client.get(url(tenant), headers=headers)
-    sent = []  # every command this process sends to any Redis, counted at the driver
-    send = redis.connection.Connection.send_packed_command
-
-    def counted(connection, command, *args, **kwargs):
-        sent.append(command)
-        return send(connection, command, *args, **kwargs)
-
-    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counted)
+    sent = redis_commands(monkeypatch)
     pool_before, before = checkouts(app), answered_in_fast_lane()
     for _ in range(50):
         assert client.get(url(tenant), headers=headers).status_code == 200

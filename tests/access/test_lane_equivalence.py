@@ -9,9 +9,9 @@ import uuid
 import pytest
 from werkzeug.test import Client
 
-from eventflow import fastlane, shared_documents, tenancy
+from eventflow import fastlane, limits, shared_documents, tenancy
 from eventflow.access import lane, snapshot
-from tests.lanes import answered_key, comparable, send
+from tests.lanes import answered_key, comparable, refused_alike_over_the_limit, send
 
 VIEWER_LIMIT = 2  # the slice participants see of others: smaller than the crowd below
 ANSWERED = answered_key("/api/webinars/<uuid:webinar_id>/stats/access")
@@ -79,20 +79,10 @@ def test_both_lanes_give_the_same_answer(client, make_tenant, lanes, session_kin
 
 
 def test_a_caller_over_the_limit_is_refused_and_counted_as_by_flask(client, make_tenant, lanes):
-    by_flask, by_fast_lane = lanes
     tenant = make_tenant()
     headers, _ = crowd(client, tenant, "none")
     path = f"/api/webinars/{tenant.webinar_id}/stats/access"
-    assert by_flask.get(path, headers=headers).status_code == 200
-    assert {by_fast_lane.get(path, headers=headers).status_code for _ in range(59)} == {200}
-
-    flask_answer, flask_counts, flask_metrics = send(by_flask, path, headers)
-    fast_answer, fast_counts, fast_metrics = send(by_fast_lane, path, headers)
-
-    assert flask_answer.status_code == 429 and int(flask_answer.headers["Retry-After"]) > 0
-    assert comparable(fast_answer, "none") == comparable(flask_answer, "none")
-    assert fast_counts == flask_counts and list(flask_counts.values()) == [1]
-    assert fast_metrics == flask_metrics and ANSWERED not in fast_metrics
+    refused_alike_over_the_limit(lanes, path, headers, limits.STATS_ACCESS, ANSWERED)
 
 
 def test_the_lane_lists_exactly_the_apps_after_request_hooks(app):
