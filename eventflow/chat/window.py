@@ -128,6 +128,11 @@ def audience_of(principal):
     return ADMINS_VIEW if principal.role in ADMINS else PARTICIPANTS_VIEW
 
 
+def _key(webinar_id, feed_name):
+    """A feed's window: its key in Redis (after KEY_PREFIX) and among this process's copies."""
+    return f"{webinar_id}:{feed_name}"
+
+
 def _version(base, head):
     # Every change takes the next seq of its feed, so (base, head) fixes the window's content.
     return f"{base}-{head}"
@@ -158,14 +163,14 @@ class Windows:
     def held(self, webinar_id, feed_name, marker):
         """This process's copy of the feed's window if it is current (its head has reached the
         marker): no Redis, no PostgreSQL. The fast lane's (chat/lane.py); None otherwise."""
-        copy = self._copies.get(f"{webinar_id}:{feed_name}")
+        copy = self._copies.get(_key(webinar_id, feed_name))
         return copy if _fresh(copy, marker) else None
 
     def current(self, webinar, feed_name, marker):
         """The feed's window, refreshed if it is behind `marker` (the polls, and the stream's one
         read per change); None when there is none to be had (Redis down, a cold window whose
         refill failed)."""
-        key = f"{webinar.id}:{feed_name}"
+        key = _key(webinar.id, feed_name)
         copy = self._copies.get(key)
         if _fresh(copy, marker):
             return copy
