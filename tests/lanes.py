@@ -2,11 +2,14 @@
 fast lane must give the same status, headers (the request id aside when the caller's is not
 kept), body, rate-limit counts and metric increments."""
 
+import time
+from types import SimpleNamespace
+
 import jwt
 import redis
 from prometheus_client import REGISTRY
 
-from eventflow.limits import limiter
+from eventflow import limits
 
 FAST_LANE_METRIC = "eventflow_fast_lane_requests_total"
 
@@ -34,7 +37,7 @@ def caller_id(headers):
 
 
 def rate_counts(user_id):
-    storage = limiter.storage
+    storage = limits.limiter.storage
     return {key: storage.get(key) for key in list(storage._windows) if str(user_id) in key}
 
 
@@ -67,7 +70,7 @@ def comparable(response, request_id_given):
     return response.status_code, headers, response.get_data()
 
 
-def refused_alike_over_the_limit(lanes, path, headers, limit, answered):
+def refused_alike_over_the_limit(lanes, path, headers, limit, answered, monkeypatch):
     """Spend the caller's `limit` ("60 per minute": once through Flask, then through the fast
     lane), and check that the next request is refused alike by both lanes: the same 429 with
     Retry-After, counted once each, and not answered by the fast lane (its counter `answered`)."""
@@ -75,9 +78,15 @@ def refused_alike_over_the_limit(lanes, path, headers, limit, answered):
     allowed = int(limit.split()[0])
     assert by_flask.get(path, headers=headers).status_code == 200
     assert {by_fast_lane.get(path, headers=headers).status_code for _ in range(allowed - 1)} == {200}
-
-    flask_answer, flask_counts, flask_metrics = send(by_flask, path, headers)
-    fast_answer, fast_counts, fast_metrics = send(by_fast_lane, path, headers)
+    # Retry-After is the window's end less the clock, rounded up, and each sync with Redis sets
+    # the window's end again from Redis's time to live: two answers a few ms apart differ by a
+    # second whenever a second boundary falls between them. Both are answered with one clock,
+    # and no sync between them.
+    now = time.time()
+    monkeypatch.setattr(limits, "time", SimpleNamespace(time=lambda: now))
+    with limits.limiter.storage._sync_lock:
+        flask_answer, flask_counts, flask_metrics = send(by_flask, path, headers)
+        fast_answer, fast_counts, fast_metrics = send(by_fast_lane, path, headers)
 
     assert flask_answer.status_code == 429 and int(flask_answer.headers["Retry-After"]) > 0
     assert comparable(fast_answer, "none") == comparable(flask_answer, "none")

@@ -78,11 +78,11 @@ def test_both_lanes_give_the_same_answer(client, make_tenant, lanes, session_kin
     assert fast_metrics == flask_metrics
 
 
-def test_a_caller_over_the_limit_is_refused_and_counted_as_by_flask(client, make_tenant, lanes):
+def test_a_caller_over_the_limit_is_refused_and_counted_as_by_flask(client, make_tenant, lanes, monkeypatch):
     tenant = make_tenant()
     headers, _ = crowd(client, tenant, "none")
     path = f"/api/webinars/{tenant.webinar_id}/stats/access"
-    refused_alike_over_the_limit(lanes, path, headers, limits.STATS_ACCESS, ANSWERED)
+    refused_alike_over_the_limit(lanes, path, headers, limits.STATS_ACCESS, ANSWERED, monkeypatch)
 
 
 def test_the_lane_lists_exactly_the_apps_after_request_hooks(app):

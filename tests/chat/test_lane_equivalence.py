@@ -98,12 +98,14 @@ def test_both_lanes_give_the_same_answer(client, make_tenant, lanes, case):
         assert flask_answer.json["next"] == str(head)
 
 
-def test_a_caller_over_the_limit_is_refused_and_counted_as_by_flask(client, make_tenant, lanes):
+def test_a_caller_over_the_limit_is_refused_and_counted_as_by_flask(client, make_tenant, lanes, monkeypatch):
     tenant = make_tenant()
     history(client, tenant)
     _, headers = tenant.participant(name="Caller")
     path = f"/api/webinars/{tenant.webinar_id}/questions?after=0"
-    refused_alike_over_the_limit(lanes, path, headers, limits.QUESTIONS_POLL, answered_key(rule("questions")))
+    refused_alike_over_the_limit(
+        lanes, path, headers, limits.QUESTIONS_POLL, answered_key(rule("questions")), monkeypatch
+    )
 
 
 def test_a_busy_chat_is_polled_in_the_lane_with_no_connection_and_at_most_a_redis_read(app, make_tenant, monkeypatch):
