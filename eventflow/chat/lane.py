@@ -12,10 +12,12 @@ the Flask view refreshes from Redis or PostgreSQL; a cursor outside the window; 
 own rows changed; Redis down) goes to the Flask view.
 
 Both lanes make the page with the same functions (feed.empty_page, Window.page, feed.poll_headers)
-and the view's schemas. A page from a window is the same bytes for every caller of one audience
-with one cursor: its body is made once per copy of the window (Window.body).
+and the view's schemas. A page is the same bytes for every caller with one cursor (of one
+audience, from one copy of the window): its body is made once (Window.body; the empty page's
+per cursor).
 """
 
+import functools
 import re
 
 from marshmallow import ValidationError
@@ -42,6 +44,10 @@ class FeedPoll:
         self.page_schema = page_schema
         self.windows = app.extensions[window.EXTENSION_KEY]
         self.window_hits = metrics.CACHE_HITS.labels(window.METRIC_NAME)
+        # Every caller at the marker gets the same bytes: made once per cursor, as a window's pages are.
+        self._empty_body = functools.lru_cache(maxsize=window.BODIES_KEPT)(
+            lambda after: self._body(feed.empty_page(self.feed, after))
+        )
 
     def args(self, environ):
         query = environ.get("QUERY_STRING", "")
@@ -63,7 +69,7 @@ class FeedPoll:
             if not redis_ok:
                 return None
             if marker == after:
-                copy, body = None, self._body(feed.empty_page(self.feed, after))
+                copy, body = None, self._empty_body(after)
             else:
                 copy = self.windows.held(webinar.id, self.feed, marker)
                 if copy is None or not copy.answers(principal.user_id, after):
